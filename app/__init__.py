@@ -1,0 +1,1 @@
+"""The Qt dashboard (PySide6 + pyqtgraph); talks to the engine over ZeroMQ only."""

@@ -1,0 +1,1 @@
+"""skelstream core library and runtime."""

@@ -1,0 +1,220 @@
+"""The ``skelstream`` command: ``skelstream SUBCOMMAND --help`` explains each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.datasets import FORMATS, open_dataset, read_file, write_csv, write_npz
+from engine.sequence import SkeletonDataError, SkeletonSequence
+
+
+def _summary(seqs: list[SkeletonSequence]) -> dict:
+    frames = [len(s) for s in seqs]
+    return {
+        "sequences": len(seqs), "frames": int(sum(frames)),
+        "duration_s": round(sum(s.duration for s in seqs), 3),
+        "frames_min_median_max": [min(frames), int(np.median(frames)), max(frames)] if frames else [],
+        "joints": sorted({len(s.layout) for s in seqs}),
+        "layouts": sorted({s.layout.name for s in seqs}),
+        "missing_joint_fraction": round(float(np.mean([(s.confidence == 0).mean() for s in seqs])), 4)
+        if seqs else 0.0,
+    }
+
+
+def info(path: Path) -> dict:
+    """What a file or dataset root holds, as a JSON-able dict."""
+    if path.is_dir():
+        ds = open_dataset(path)
+        seqs = [s for s in tqdm(ds, total=len(ds), desc=f"reading {ds.name}", unit="seq",
+                                disable=None, leave=False)]
+        out = {"path": str(path), "dataset": ds.name} | _summary(seqs)
+        for key in ("subject", "action", "view", "session", "walk"):
+            if ds.values(key):
+                out[key + "s"] = len(ds.values(key))
+        return out
+    seqs = read_file(path)
+    out = {"path": str(path), "format": FORMATS[path.suffix.lower()]} | _summary(seqs)
+    if path.suffix.lower() == ".mcap":
+        from engine.recording import Recording
+        with Recording(path) as rec:
+            out["sensors"] = {name: rec.frame_count(name) for name in rec.sensors}
+            out["recording_frames"] = rec.frame_count()
+            out["recording_duration_s"] = round(rec.duration, 3)
+            out["truncated"] = rec.truncated
+    out["items"] = [{"frames": len(s), "duration_s": round(s.duration, 3), "joints": len(s.layout),
+                     "layout": s.layout.name, "fps": s.fps,
+                     **{k: v for k, v in s.meta.items() if k != "source"}} for s in seqs[:50]]
+    return out
+
+
+def _print_info(d: dict) -> None:
+    items = d.pop("items", [])
+    width = max(len(k) for k in d)
+    for key, value in d.items():
+        print(f"{key:<{width}}  {value}")
+    for i, item in enumerate(items):
+        print(f"  [{i}] " + ", ".join(f"{k}={v}" for k, v in item.items()))
+
+
+def cmd_info(args) -> None:
+    results = [info(Path(p)) for p in args.paths]
+    if args.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+        return
+    for i, d in enumerate(results):
+        if i:
+            print()
+        _print_info(d)
+
+
+def _inputs(paths: list[str]) -> list[tuple[Path, list[SkeletonSequence]]]:
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            ds = open_dataset(p)
+            out += [(it.path, [ds.read(it.path)]) for it in tqdm(ds.items, desc=f"reading {p}",
+                                                                 disable=None, leave=False)]
+        else:
+            out.append((p, read_file(p)))
+    return out
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base, k = name, 1
+    while name in taken:
+        k += 1
+        name = f"{base}-{k}"
+    taken.add(name)
+    return name
+
+
+def _plain(seq: SkeletonSequence) -> SkeletonSequence:
+    return seq if seq.layout.is_canonical_subset else seq.canonical()
+
+
+def cmd_convert(args) -> None:
+    out = Path(args.output)
+    inputs = _inputs(args.inputs)
+    suffix = out.suffix.lower()
+    if suffix == ".mcap":
+        from engine.recording import write_sequences
+        taken: set[str] = set()
+        groups = {_unique(path.stem, taken): seqs for path, seqs in inputs}
+        write_sequences(out, groups)
+        print(f"wrote {out}: {len(groups)} sensor(s), "
+              f"{sum(len(s) for g in groups.values() for s in g)} body frames")
+        return
+    seqs = [s for _, group in inputs for s in group]
+    writers = {".npz": write_npz, ".csv": write_csv}
+    if suffix in writers:
+        if len(seqs) != 1:
+            raise SkeletonDataError(f"{out}: {len(seqs)} sequences do not fit one {suffix} file; "
+                                    f"give a folder as -o to write one file per sequence")
+        writers[suffix](_plain(seqs[0]), out)
+        print(f"wrote {out}: {len(seqs[0])} frames")
+        return
+    if suffix:
+        raise SkeletonDataError(f"{out}: output must be .mcap, .npz, .csv or a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    taken = set()
+    for path, group in inputs:
+        for seq in group:
+            name = path.stem if len(group) == 1 else f"{path.stem}_track{seq.meta.get('track', '0')}"
+            write_npz(_plain(seq), out / f"{_unique(name, taken)}.npz")
+    print(f"wrote {len(taken)} NPZ file(s) to {out}")
+
+
+def cmd_data(args) -> None:
+    from engine.datasets.cache import ARCHIVES, extract
+    for name in args.names or list(ARCHIVES):
+        print(f"{name}: {extract(name)}")
+
+
+def cmd_synthetic(args) -> None:
+    from engine.recording import write_sequences
+    from engine.sensors.synthetic import walkers
+    seqs = walkers(args.walkers, args.seconds, args.fps, args.seed)
+    for s in seqs:
+        s.meta["source"] = f"skelstream synthetic --walkers {args.walkers} --seed {args.seed}"
+    write_sequences(args.output, {"synthetic": seqs})
+    print(f"wrote {args.output}: {args.walkers} walker(s), {args.seconds} s at {args.fps} Hz")
+
+
+def cmd_play(args) -> None:
+    from engine.player import play
+    play(Path(args.path), speed=args.speed, loop=args.loop)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="skelstream", description="Gait identification and action embeddings from 3D "
+        "skeleton streams. Input formats: " + "; ".join(f"{k} {v}" for k, v in FORMATS.items()))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("info", help="what a file or a dataset folder holds",
+                       description="Print what a skeleton file (any supported format, or a "
+                       "recording) or a dataset root (KGBD, NW-UCLA, MSR Action3D, NTU, a folder "
+                       "of NPZ/CSV) holds: sequences, frames, duration, joints, subjects, actions, "
+                       "views.")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("--json", action="store_true", help="print JSON instead of text")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("convert", help="convert skeleton files to a recording, NPZ or CSV",
+                       description="Convert dataset files, generic files or recordings. OUT "
+                       "ending in .mcap: one recording, one sensor per input file. OUT ending in "
+                       ".npz or .csv: exactly one sequence. Otherwise OUT is a folder that gets "
+                       "one NPZ per sequence. Layouts without canonical names (MediaPipe) are "
+                       "mapped onto the canonical joints for NPZ/CSV.")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="files or dataset folders")
+    s.add_argument("-o", "--output", required=True, metavar="OUT")
+    s.set_defaults(func=cmd_convert)
+
+    s = sub.add_parser("data", help="extract the shared real-data archives into the cache",
+                       description="Extract ../shared/data archives (or $SKELSTREAM_SHARED_DATA) "
+                       "into $SKELSTREAM_CACHE (default ~/.cache/skelstream) once, and print "
+                       "where each dataset root is.")
+    s.add_argument("names", nargs="*", metavar="NAME", help="kgbd, nwucla, msr_action3d (default all)")
+    s.set_defaults(func=cmd_data)
+
+    s = sub.add_parser("synthetic", help="write a recording of synthetic walkers",
+                       description="Write a recording of N distinct synthetic people walking "
+                       "back and forth in front of a Kinect, deterministic from --seed.")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.mcap")
+    s.add_argument("--walkers", type=int, default=2)
+    s.add_argument("--seconds", type=float, default=20.0)
+    s.add_argument("--fps", type=float, default=30.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_synthetic)
+
+    s = sub.add_parser("play", help="replay a skeleton file in the terminal",
+                       description="Replay any supported file in real time as a front view "
+                       "drawn in the terminal (a status line a second when not on a terminal).")
+    s.add_argument("path", metavar="PATH")
+    s.add_argument("--speed", type=float, default=1.0, help="playback speed; 0 = as fast as possible")
+    s.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
+    s.set_defaults(func=cmd_play)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (SkeletonDataError, FileNotFoundError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"skelstream {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sensor adapters that produce skeleton frames."""

@@ -1,0 +1,115 @@
+"""`SkeletonSequence`: one body's skeleton over time, the unit every reader returns."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from engine.skeleton import Layout, to_canonical
+
+# Metadata keys protocols split by; readers fill those that apply.
+META_KEYS = ("subject", "action", "view", "session", "walk", "source")
+
+
+class SkeletonDataError(ValueError):
+    """Malformed skeleton data; the message names the file (and line or field)."""
+
+
+class MaskedJointsWarning(UserWarning):
+    """Some joints were NaN in the source and were masked (confidence 0)."""
+
+
+@dataclass
+class SkeletonSequence:
+    """One body's joints over time.
+
+    joints float32 [T, J, 3] (metres, y up), confidence float32 [T, J] (0 = missing, whose
+    coordinates are 0), timestamps float64 [T] (seconds, strictly increasing), the layout
+    naming the J joints, the nominal frame rate, and metadata (see META_KEYS; all str).
+    """
+
+    joints: np.ndarray
+    confidence: np.ndarray
+    timestamps: np.ndarray
+    layout: Layout
+    fps: float
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        where = self.meta.get("source", "<memory>")
+        self.joints = np.asarray(self.joints, np.float32)
+        self.confidence = np.asarray(self.confidence, np.float32)
+        self.timestamps = np.asarray(self.timestamps, np.float64)
+        t, j = len(self.timestamps), len(self.layout)
+        if self.joints.shape != (t, j, 3):
+            raise SkeletonDataError(
+                f"{where}: joints have shape {self.joints.shape}, expected ({t}, {j}, 3) "
+                f"for {t} timestamps and the {j} joints of layout {self.layout.name!r}")
+        if self.confidence.shape != (t, j):
+            raise SkeletonDataError(
+                f"{where}: confidence has shape {self.confidence.shape}, expected ({t}, {j})")
+        check_timestamps(self.timestamps, where)
+        if not (np.isfinite(self.joints).all() and np.isfinite(self.confidence).all()):
+            raise SkeletonDataError(f"{where}: joints or confidence hold NaN or inf")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise SkeletonDataError(f"{where}: fps must be positive, got {self.fps}")
+        self.fps = float(self.fps)
+        self.meta = {k: str(v) for k, v in self.meta.items()}
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last frame plus one frame period."""
+        return float(self.timestamps[-1] - self.timestamps[0]) + 1.0 / self.fps if len(self) else 0.0
+
+    def canonical(self) -> "SkeletonSequence":
+        """This sequence mapped onto the 25 canonical joints (missing ones masked)."""
+        from engine.skeleton import KINECT_V2
+        joints, conf, _ = to_canonical(self.joints, self.confidence, self.layout)
+        return replace(self, joints=joints, confidence=conf, layout=KINECT_V2)
+
+    def slice(self, start: int, stop: int) -> "SkeletonSequence":
+        """Frames ``start:stop``."""
+        return replace(self, joints=self.joints[start:stop], confidence=self.confidence[start:stop],
+                       timestamps=self.timestamps[start:stop], meta=dict(self.meta))
+
+
+def check_timestamps(timestamps: np.ndarray, where: str) -> None:
+    """Raise SkeletonDataError unless ``timestamps [T]`` are finite and strictly increasing."""
+    if timestamps.ndim != 1:
+        raise SkeletonDataError(f"{where}: timestamps must be one-dimensional, got {timestamps.shape}")
+    if not np.isfinite(timestamps).all():
+        raise SkeletonDataError(f"{where}: timestamps hold NaN or inf")
+    bad = np.flatnonzero(np.diff(timestamps) <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        raise SkeletonDataError(
+            f"{where}: timestamps are not strictly increasing at frame {i} "
+            f"({timestamps[i - 1]!r} then {timestamps[i]!r})")
+
+
+def frame_times(n: int, fps: float) -> np.ndarray:
+    """Timestamps ``[n]`` of frames sampled at ``fps`` from 0, for sources that store none."""
+    return np.arange(n, dtype=np.float64) / fps
+
+
+def mask_invalid(joints: np.ndarray, confidence: np.ndarray, where: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Mask joints that are NaN (with a counted warning); inf is an error.
+
+    Joints ``[T, J, 3]`` with any NaN coordinate get confidence 0 and coordinates 0.
+    """
+    if np.isinf(joints).any() or np.isinf(confidence).any():
+        t, j = np.argwhere(np.isinf(joints).any(-1) | np.isinf(confidence))[0]
+        raise SkeletonDataError(f"{where}: infinite value at frame {t}, joint {j}")
+    nan = np.isnan(joints).any(-1) | np.isnan(confidence)
+    if nan.any():
+        warnings.warn(f"{where}: masked {int(nan.sum())} NaN joint(s) in {int(nan.any(-1).sum())} "
+                      f"frame(s)", MaskedJointsWarning, stacklevel=3)
+        joints = np.where(nan[..., None], 0.0, joints).astype(np.float32)
+        confidence = np.where(nan, 0.0, confidence).astype(np.float32)
+    return joints, confidence

@@ -1,0 +1,342 @@
+"""Joint layouts, the canonical 25-joint vocabulary, and the geometry every model needs.
+
+Coordinates are metres in a right-handed frame with y up, as Kinect camera space: x grows to
+the sensor's left, z away from the sensor. A person facing the sensor therefore has the left
+shoulder at smaller x than the right one and faces -z.
+
+Arrays follow one shape convention: joints ``[..., J, 3]`` (usually ``[T, J, 3]``),
+confidence ``[..., J]`` with 0 meaning the joint is missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CANONICAL: tuple[str, ...] = (
+    "SpineBase", "SpineMid", "Neck", "Head",
+    "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
+    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+    "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+    "HipRight", "KneeRight", "AnkleRight", "FootRight",
+    "SpineShoulder", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight",
+)
+INDEX: dict[str, int] = {name: i for i, name in enumerate(CANONICAL)}
+
+# Kinect v1 names of the joints that Kinect v2 renamed.
+V1_ALIASES: dict[str, str] = {
+    "HipCenter": "SpineBase", "Spine": "SpineMid", "ShoulderCenter": "SpineShoulder",
+}
+
+# The Kinect v2 kinematic tree as (parent, child); SpineBase is the root.
+BONES: tuple[tuple[str, str], ...] = (
+    ("SpineBase", "SpineMid"), ("SpineMid", "SpineShoulder"), ("SpineShoulder", "Neck"),
+    ("Neck", "Head"),
+    ("SpineShoulder", "ShoulderLeft"), ("ShoulderLeft", "ElbowLeft"), ("ElbowLeft", "WristLeft"),
+    ("WristLeft", "HandLeft"), ("HandLeft", "HandTipLeft"), ("WristLeft", "ThumbLeft"),
+    ("SpineShoulder", "ShoulderRight"), ("ShoulderRight", "ElbowRight"),
+    ("ElbowRight", "WristRight"), ("WristRight", "HandRight"), ("HandRight", "HandTipRight"),
+    ("WristRight", "ThumbRight"),
+    ("SpineBase", "HipLeft"), ("HipLeft", "KneeLeft"), ("KneeLeft", "AnkleLeft"),
+    ("AnkleLeft", "FootLeft"),
+    ("SpineBase", "HipRight"), ("HipRight", "KneeRight"), ("KneeRight", "AnkleRight"),
+    ("AnkleRight", "FootRight"),
+)
+# PARENT[i] is the canonical index of joint i's parent; the root is its own parent.
+PARENT: np.ndarray = np.arange(len(CANONICAL))
+for _p, _c in BONES:
+    PARENT[INDEX[_c]] = INDEX[_p]
+
+LEFT_RIGHT: tuple[tuple[str, str], ...] = tuple(
+    (n, n.replace("Left", "Right")) for n in CANONICAL if n.endswith("Left")
+)
+# FLIP[i] is the index of joint i's mirror image (itself on the midline).
+FLIP: np.ndarray = np.arange(len(CANONICAL))
+for _l, _r in LEFT_RIGHT:
+    FLIP[INDEX[_l]], FLIP[INDEX[_r]] = INDEX[_r], INDEX[_l]
+
+
+def canonical_name(name: str) -> str:
+    """The canonical name of ``name`` (itself, or its Kinect v1 alias); KeyError if unknown."""
+    name = V1_ALIASES.get(name, name)
+    if name not in INDEX:
+        raise KeyError(
+            f"unknown joint name {name!r}; expected one of the canonical joints "
+            f"({', '.join(CANONICAL)}) or a Kinect v1 alias ({', '.join(V1_ALIASES)})"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An ordered list of a source's joints and how they map onto the canonical joints.
+
+    ``joints`` are the source's own names. A name that is canonical (or a Kinect v1 alias)
+    maps directly; ``derived`` gives, for canonical joints the source lacks, the source
+    joints whose mean stands in for it (such joints are flagged as derived).
+    """
+
+    name: str
+    joints: tuple[str, ...]
+    derived: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(set(self.joints)) != len(self.joints):
+            raise ValueError(f"layout {self.name!r} repeats a joint name")
+        for target, sources in self.derived.items():
+            canonical_name(target)
+            missing = [s for s in sources if s not in self.joints]
+            if missing:
+                raise ValueError(f"layout {self.name!r}: {target} derives from unknown {missing}")
+
+    def __len__(self) -> int:
+        return len(self.joints)
+
+    @property
+    def is_canonical_subset(self) -> bool:
+        """True when every joint is named in the canonical vocabulary (or a v1 alias)."""
+        return all(V1_ALIASES.get(j, j) in INDEX for j in self.joints)
+
+    def canonical_names(self) -> tuple[str, ...]:
+        """The canonical name of each joint, in order (for canonical-subset layouts)."""
+        return tuple(canonical_name(j) for j in self.joints)
+
+    def index(self, joint: str) -> int:
+        """Position of a source joint in this layout."""
+        return self.joints.index(joint)
+
+
+def _v1_order(*names: str) -> tuple[str, ...]:
+    return tuple(canonical_name(n) for n in names)
+
+
+KINECT_V2 = Layout("kinect_v2", CANONICAL)
+# Kinect v1 (Microsoft SDK 1.x) standard order, as in NW-UCLA.
+KINECT_V1 = Layout("kinect_v1", _v1_order(
+    "HipCenter", "Spine", "ShoulderCenter", "Head",
+    "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
+    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+    "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+    "HipRight", "KneeRight", "AnkleRight", "FootRight",
+))
+# KGBD's files: Head, Shoulder-Center, Shoulder-Right, Shoulder-Left, ... (see KGBD_NAMES).
+KGBD = Layout("kgbd", _v1_order(
+    "Head", "ShoulderCenter", "ShoulderRight", "ShoulderLeft",
+    "ElbowRight", "ElbowLeft", "WristRight", "WristLeft", "HandRight", "HandLeft",
+    "Spine", "HipCenter", "HipRight", "HipLeft", "KneeRight", "KneeLeft",
+    "AnkleRight", "AnkleLeft", "FootRight", "FootLeft",
+))
+# MSR Action3D's own order. Its documentation names the first joint "ShoulderRight", but the
+# files label sides from the sensor's point of view: in the one-arm actions (done with the
+# right arm) the joint documented as HandLeft is the one that moves, and only with the sides
+# swapped do the feet point the way the body faces. So each documented Right is our Left.
+MSR_ACTION3D = Layout("msr_action3d", _v1_order(
+    "ShoulderLeft", "ShoulderRight", "ShoulderCenter", "Spine",
+    "HipLeft", "HipRight", "HipCenter", "ElbowLeft", "ElbowRight",
+    "WristLeft", "WristRight", "HandLeft", "HandRight",
+    "KneeLeft", "KneeRight", "AnkleLeft", "AnkleRight", "FootLeft", "FootRight", "Head",
+))
+MEDIAPIPE_NAMES: tuple[str, ...] = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+    "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb",
+    "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+
+
+def _mediapipe_derivations() -> dict[str, tuple[str, ...]]:
+    d = {
+        "SpineBase": ("left_hip", "right_hip"),
+        "SpineShoulder": ("left_shoulder", "right_shoulder"),
+        "SpineMid": ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
+        "Head": ("left_ear", "right_ear"),
+        "Neck": ("left_shoulder", "right_shoulder", "left_ear", "right_ear"),
+    }
+    for side, s in (("Left", "left"), ("Right", "right")):
+        d |= {
+            f"Shoulder{side}": (f"{s}_shoulder",), f"Elbow{side}": (f"{s}_elbow",),
+            f"Wrist{side}": (f"{s}_wrist",),
+            f"Hand{side}": (f"{s}_wrist", f"{s}_index", f"{s}_pinky"),
+            f"HandTip{side}": (f"{s}_index",), f"Thumb{side}": (f"{s}_thumb",),
+            f"Hip{side}": (f"{s}_hip",), f"Knee{side}": (f"{s}_knee",),
+            f"Ankle{side}": (f"{s}_ankle",), f"Foot{side}": (f"{s}_foot_index",),
+        }
+    return d
+
+
+# MediaPipe Pose's 33 landmarks. Every canonical joint is a mean of landmarks; those that
+# are not a single corresponding landmark (spine, neck, head centre, palm) are flagged
+# derived. Coordinates must already be converted to metres, y up (the adapter's job).
+MEDIAPIPE = Layout("mediapipe", MEDIAPIPE_NAMES, _mediapipe_derivations())
+
+LAYOUTS: dict[str, Layout] = {
+    lay.name: lay for lay in (KINECT_V2, KINECT_V1, KGBD, MSR_ACTION3D, MEDIAPIPE)
+}
+
+
+def layout_for(joints: tuple[str, ...] | list[str] | str) -> Layout:
+    """The registered layout with this name or exactly these joint names, else a custom one.
+
+    Custom layouts must name canonical joints (or v1 aliases); KeyError names the bad joint.
+    """
+    if isinstance(joints, str):
+        if joints not in LAYOUTS:
+            raise KeyError(f"unknown layout {joints!r}; known: {', '.join(LAYOUTS)}")
+        return LAYOUTS[joints]
+    joints = tuple(str(j) for j in joints)
+    for lay in LAYOUTS.values():
+        if lay.joints == joints:
+            return lay
+    return Layout("custom", tuple(canonical_name(j) for j in joints))
+
+
+@dataclass(frozen=True)
+class CanonicalMap:
+    """Precomputed gather/average weights from one layout to the canonical joints."""
+
+    weights: np.ndarray  # [25, J] float32: canonical = weights @ source
+    derived: np.ndarray  # [25] bool: the joint is computed from other joints
+    present: np.ndarray  # [25] bool: the layout provides or derives it
+
+    @classmethod
+    def of(cls, layout: Layout) -> "CanonicalMap":
+        w = np.zeros((len(CANONICAL), len(layout)), np.float32)
+        derived = np.zeros(len(CANONICAL), bool)
+        if layout.is_canonical_subset:
+            for j, name in enumerate(layout.canonical_names()):
+                w[INDEX[name], j] = 1.0
+        for target, sources in layout.derived.items():
+            t = INDEX[canonical_name(target)]
+            for s in sources:
+                w[t, layout.index(s)] = 1.0 / len(sources)
+            derived[t] = len(sources) > 1
+        return cls(w, derived, w.sum(1) > 0)
+
+
+def to_canonical(joints: np.ndarray, confidence: np.ndarray, layout: Layout
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Map ``joints [..., J, 3]`` and ``confidence [..., J]`` of ``layout`` onto the 25 canonical joints.
+
+    Returns ``(joints [..., 25, 3], confidence [..., 25], derived [25] bool)``. A canonical
+    joint the layout lacks has confidence 0 and coordinates 0. A derived joint is the mean of
+    its sources, with the smallest of their confidences (0 if any source is missing).
+    """
+    cmap = CanonicalMap.of(layout)
+    out = np.einsum("kj,...jc->...kc", cmap.weights, joints).astype(np.float32)
+    uses = cmap.weights > 0
+    conf = np.where(uses, confidence[..., None, :], np.inf).min(-1)
+    conf = np.where(cmap.present, conf, 0.0).astype(np.float32)
+    out[conf == 0] = 0.0
+    return out, conf, cmap.derived.copy()
+
+
+def center(joints: np.ndarray, root: str = "SpineBase", per_frame: bool = True) -> np.ndarray:
+    """Translate canonical ``joints [T, 25, 3]`` so that ``root`` is at the origin.
+
+    ``per_frame=False`` subtracts the root of the first frame only, keeping the trajectory.
+    """
+    r = joints[..., INDEX[root], :]
+    if not per_frame:
+        r = r[..., :1, :]
+    return joints - r[..., None, :]
+
+
+def facing_angle(joints: np.ndarray) -> np.ndarray:
+    """Yaw (radians about +y) of the body's left-to-right axis per frame, ``[T, 25, 3] -> [T]``.
+
+    The axis is the mean of ShoulderRight-ShoulderLeft and HipRight-HipLeft projected on the
+    ground plane; its yaw is 0 when it points along +x (the body then faces -z).
+    """
+    axis = (joints[..., INDEX["ShoulderRight"], :] - joints[..., INDEX["ShoulderLeft"], :]
+            + joints[..., INDEX["HipRight"], :] - joints[..., INDEX["HipLeft"], :])
+    return np.arctan2(-axis[..., 2], axis[..., 0])
+
+
+def rotation_y(angle: np.ndarray | float) -> np.ndarray:
+    """Rotation matrices about +y, ``[...] -> [..., 3, 3]`` (right-handed)."""
+    c, s = np.cos(angle), np.sin(angle)
+    z, o = np.zeros_like(c), np.ones_like(c)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1),
+                     np.stack([-s, z, c], -1)], -2)
+
+
+def face_forward(joints: np.ndarray, per_frame: bool = False) -> np.ndarray:
+    """Rotate centred canonical ``joints [T, 25, 3]`` about y so the body faces -z.
+
+    After rotation the right shoulder and hip lie at larger x than the left ones (a person
+    facing a Kinect). By default one rotation for the whole sequence (the mean facing
+    direction, keeping turns within it); ``per_frame=True`` removes every turn.
+    """
+    yaw = facing_angle(joints)
+    if not per_frame:
+        yaw = np.arctan2(np.sin(yaw).mean(-1, keepdims=True), np.cos(yaw).mean(-1, keepdims=True))
+        yaw = np.broadcast_to(yaw, joints.shape[:-2])
+    # rotation_y(a) adds a to every yaw, so -yaw brings the axis back to +x.
+    rot = rotation_y(-yaw).astype(joints.dtype)
+    return np.einsum("...ab,...jb->...ja", rot, joints)
+
+
+def body_size(joints: np.ndarray, confidence: np.ndarray | None = None) -> float:
+    """Median torso length (SpineBase to SpineShoulder, metres) over the valid frames of ``[T, 25, 3]``."""
+    a, b = INDEX["SpineBase"], INDEX["SpineShoulder"]
+    length = np.linalg.norm(joints[..., b, :] - joints[..., a, :], axis=-1)
+    if confidence is not None:
+        length = length[(confidence[..., a] > 0) & (confidence[..., b] > 0)]
+    length = length[length > 0]
+    if length.size == 0:
+        raise ValueError("cannot measure body size: no frame has both SpineBase and SpineShoulder")
+    return float(np.median(length))
+
+
+def normalize(joints: np.ndarray, confidence: np.ndarray | None = None, *, rotate: bool = True,
+              scale: bool = True) -> np.ndarray:
+    """Centre on SpineBase, face -z and divide by torso length: ``[T, 25, 3] -> [T, 25, 3]``.
+
+    Missing joints (confidence 0) stay at 0.
+    """
+    out = center(joints)
+    if rotate:
+        out = face_forward(out)
+    if scale:
+        out = out / body_size(joints, confidence)
+    if confidence is not None:
+        out = np.where(confidence[..., None] > 0, out, 0.0)
+    return out.astype(joints.dtype)
+
+
+def velocities(joints: np.ndarray, timestamps: np.ndarray | None = None) -> np.ndarray:
+    """Frame-to-frame motion ``[T, J, 3] -> [T, J, 3]``; the first frame's is 0.
+
+    With ``timestamps [T]`` (seconds) the result is in metres per second, else per frame.
+    """
+    v = np.zeros_like(joints)
+    v[1:] = joints[1:] - joints[:-1]
+    if timestamps is not None:
+        dt = np.diff(np.asarray(timestamps, np.float64))
+        v[1:] = v[1:] / dt[:, None, None].astype(joints.dtype)
+    return v
+
+
+def bones(joints: np.ndarray) -> np.ndarray:
+    """Bone vectors of canonical ``joints [..., 25, 3]``: each joint minus its parent (root: 0)."""
+    return joints - joints[..., PARENT, :]
+
+
+def bone_lengths(joints: np.ndarray) -> np.ndarray:
+    """Length of each bone in BONES order, ``[..., 25, 3] -> [..., len(BONES)]``."""
+    p = np.array([INDEX[a] for a, _ in BONES])
+    c = np.array([INDEX[b] for _, b in BONES])
+    return np.linalg.norm(joints[..., c, :] - joints[..., p, :], axis=-1)
+
+
+def mirror(joints: np.ndarray, confidence: np.ndarray | None = None):
+    """Mirror canonical ``joints [..., 25, 3]`` left-to-right (negate x, swap sides).
+
+    Returns the mirrored joints, and the matching confidence when one is given.
+    """
+    out = joints[..., FLIP, :].copy()
+    out[..., 0] = -out[..., 0]
+    return out if confidence is None else (out, confidence[..., FLIP])

@@ -1,0 +1,115 @@
+"""The skeleton frame message, as published over ZeroMQ and stored in recordings.
+
+A frame is a multipart message of four parts:
+
+    topic     b"frame/" + sensor id (UTF-8), so subscribers can filter by sensor
+    header    msgpack map: v (schema version), sensor, seq (uint, per sensor), t (sensor
+              timestamp, float64 seconds), t_pub (publisher wall clock, float64 seconds),
+              fps, layout (a registered layout name or the list of joint names),
+              tracks (list of int track ids, one per body)
+    joints    float32 little-endian, [B, J, 3] (metres, y up)
+    conf      float32 little-endian, [B, J] (0 = missing)
+
+Recordings store parts 1..3 exactly as published (see engine.recording).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgpack
+import numpy as np
+
+from engine.skeleton import LAYOUTS, Layout, layout_for
+
+WIRE_VERSION = 1
+FRAME_TOPIC = b"frame/"
+_F32 = np.dtype("<f4")
+
+
+class WireError(ValueError):
+    """A message that does not follow the schema; ``reason`` is a short stable label for counting."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+@dataclass
+class Frame:
+    """Every body one sensor saw at one instant: joints [B, J, 3], confidence [B, J], tracks [B]."""
+
+    sensor: str
+    seq: int
+    t: float
+    layout: Layout
+    tracks: np.ndarray
+    joints: np.ndarray
+    confidence: np.ndarray
+    fps: float
+    t_pub: float = 0.0
+
+
+def _layout_field(layout: Layout):
+    return layout.name if LAYOUTS.get(layout.name) == layout else list(layout.joints)
+
+
+def encode_frame(frame: Frame) -> list[bytes]:
+    """The four message parts of ``frame``."""
+    header = {
+        "v": WIRE_VERSION, "sensor": frame.sensor, "seq": int(frame.seq), "t": float(frame.t),
+        "t_pub": float(frame.t_pub), "fps": float(frame.fps),
+        "layout": _layout_field(frame.layout), "tracks": [int(i) for i in frame.tracks],
+    }
+    return [FRAME_TOPIC + frame.sensor.encode(), msgpack.packb(header),
+            np.ascontiguousarray(frame.joints, _F32).tobytes(),
+            np.ascontiguousarray(frame.confidence, _F32).tobytes()]
+
+
+def _require(header: dict, key: str, types, reason: str = "bad-header"):
+    value = header.get(key)
+    if not isinstance(value, types) or isinstance(value, bool):
+        raise WireError(reason, f"header field {key!r} is {value!r}, expected {types}")
+    return value
+
+
+def decode_frame(parts: list[bytes]) -> Frame:
+    """Validate and decode a frame message (topic included); WireError says what is wrong."""
+    if len(parts) != 4:
+        raise WireError("bad-parts", f"a frame has 4 parts, got {len(parts)}")
+    topic, raw_header, raw_joints, raw_conf = parts
+    if not topic.startswith(FRAME_TOPIC):
+        raise WireError("bad-topic", f"topic {topic[:40]!r} does not start with {FRAME_TOPIC!r}")
+    try:
+        header = msgpack.unpackb(raw_header, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises many types on garbage
+        raise WireError("bad-header", f"header is not msgpack ({exc})") from None
+    if not isinstance(header, dict):
+        raise WireError("bad-header", "header is not a map")
+    if header.get("v") != WIRE_VERSION:
+        raise WireError("bad-version", f"schema version {header.get('v')!r}, expected {WIRE_VERSION}")
+    sensor = _require(header, "sensor", str)
+    if topic[len(FRAME_TOPIC):] != sensor.encode():
+        raise WireError("bad-topic", f"topic {topic!r} does not match sensor {sensor!r}")
+    seq = _require(header, "seq", int)
+    t = float(_require(header, "t", (int, float)))
+    t_pub = float(_require(header, "t_pub", (int, float)))
+    fps = float(_require(header, "fps", (int, float)))
+    if not (np.isfinite(t) and np.isfinite(t_pub) and np.isfinite(fps) and fps > 0 and seq >= 0):
+        raise WireError("bad-header", f"seq {seq}, t {t}, t_pub {t_pub}, fps {fps} out of range")
+    tracks = _require(header, "tracks", list)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in tracks):
+        raise WireError("bad-header", "tracks must be integers")
+    try:
+        layout = layout_for(_require(header, "layout", (str, list)))
+    except (KeyError, ValueError) as exc:
+        raise WireError("bad-layout", str(exc)) from None
+    b, j = len(tracks), len(layout)
+    if len(raw_joints) != b * j * 3 * 4 or len(raw_conf) != b * j * 4:
+        raise WireError("bad-payload", f"{len(raw_joints)} joint bytes and {len(raw_conf)} "
+                        f"confidence bytes do not fit {b} bodies x {j} joints")
+    joints = np.frombuffer(raw_joints, _F32).reshape(b, j, 3)
+    conf = np.frombuffer(raw_conf, _F32).reshape(b, j)
+    if not (np.isfinite(joints).all() and np.isfinite(conf).all()):
+        raise WireError("non-finite", "joints or confidence hold NaN or inf")
+    return Frame(sensor, seq, t, layout, np.asarray(tracks, np.int64), joints, conf, fps, t_pub)

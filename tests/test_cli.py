@@ -1,0 +1,81 @@
+"""The skelstream command: help, convert, play, data extraction."""
+
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+from engine.cli import build_parser, main
+from engine.datasets import read_file, read_npz
+from engine.datasets.cache import extract
+from engine.player import play, render
+from engine.recording import Recording
+from conftest import REPO
+
+DEMO = REPO / "recordings" / "demo.mcap"
+
+
+def test_help_explains_every_subcommand():
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "--help"], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    for cmd in ("info", "convert", "data", "synthetic", "play"):
+        assert cmd in out
+    parser = build_parser()
+    for cmd in ("info", "convert", "data", "synthetic", "play"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([cmd, "--help"])
+
+
+def test_demo_recording_plays(capsys):
+    with Recording(DEMO) as rec:
+        assert rec.frame_count() == 600 and set(rec.sensors) == {"synthetic"}
+        first = next(rec.frames())
+    picture = render(first)
+    assert sum(picture.count(c) for c in "ABC") == 3 and picture.count(".") > 30
+    assert play(DEMO, speed=0) == 600
+    assert "played 600 frames" in capsys.readouterr().out
+
+
+def test_demo_recording_is_what_its_command_makes(tmp_path):
+    assert main(["synthetic", "-o", str(tmp_path / "d.mcap"), "--walkers", "3", "--seconds", "20",
+                 "--seed", "7"]) == 0
+    made, bundled = read_file(tmp_path / "d.mcap"), read_file(DEMO)
+    assert [s.joints.tobytes() for s in made] == [s.joints.tobytes() for s in bundled]
+
+
+def test_convert_many_inputs(tmp_path):
+    main(["synthetic", "-o", str(tmp_path / "a.mcap"), "--walkers", "2", "--seconds", "2"])
+    assert main(["convert", str(tmp_path / "a.mcap"), "-o", str(tmp_path / "npz")]) == 0
+    files = sorted((tmp_path / "npz").glob("*.npz"))
+    assert [f.name for f in files] == ["a_track0.npz", "a_track1.npz"]
+    assert main(["convert", *map(str, files), "-o", str(tmp_path / "b.mcap")]) == 0
+    with Recording(tmp_path / "b.mcap") as rec:
+        assert set(rec.sensors) == {"a_track0", "a_track1"} and rec.frame_count() == 120
+    assert main(["convert", str(tmp_path / "npz"), "-o", str(tmp_path / "c.csv")]) == 2
+    assert main(["convert", str(files[0]), "-o", str(tmp_path / "c.csv")]) == 0
+    assert read_file(tmp_path / "c.csv")[0].joints.tobytes() == read_npz(files[0]).joints.tobytes()
+
+
+def test_data_cache_extracts_once(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    (tmp_path / "src" / "nwucla" / "all_sqe").mkdir(parents=True)
+    frame = [[0.1 * k, 0.2, 3.0] for k in range(20)]
+    (tmp_path / "src" / "nwucla" / "all_sqe" / "a01_s01_e00_v01.json").write_text(
+        '{"skeletons": %s, "label": 1}' % [frame])
+    shared.mkdir()
+    with tarfile.open(shared / "nwucla.tar.xz", "w:xz") as tar:
+        tar.add(tmp_path / "src" / "nwucla", arcname="nwucla")
+    monkeypatch.setenv("SKELSTREAM_SHARED_DATA", str(shared))
+    monkeypatch.setenv("SKELSTREAM_CACHE", str(tmp_path / "cache"))
+    root = extract("nwucla", progress=False)
+    assert root == tmp_path / "cache" / "data" / "nwucla"
+    stamp = (root / "all_sqe" / "a01_s01_e00_v01.json").stat().st_mtime_ns
+    (shared / "nwucla.tar.xz").unlink()  # a second call must not need the archive
+    assert extract("nwucla", progress=False) == root
+    assert (root / "all_sqe" / "a01_s01_e00_v01.json").stat().st_mtime_ns == stamp
+    assert not [p for p in root.parent.iterdir() if p.name.startswith(".nwucla-")]
+    with pytest.raises(FileNotFoundError, match="kgbd.tar.xz: archive not found"):
+        extract("kgbd", progress=False)
+    assert main(["info", str(root)]) == 0

@@ -1,0 +1,1 @@
+"""Offline self-supervised pretraining and evaluation of the five methods."""
