@@ -147,12 +147,16 @@ class Recording:
         try:
             self._reader = SeekingReader(self._file)
             summary = self._reader.get_summary()
-            if summary is None:
-                raise McapError("no summary")
+            if summary is None or summary.statistics is None:
+                raise McapError("no summary statistics")
             self._channels = dict(summary.channels)
             self._stats = summary.statistics
         except (McapError, ValueError, EOFError, KeyError) as exc:
-            self._salvage(exc)
+            try:
+                self._salvage(exc)
+            except SkeletonDataError:
+                self._file.close()
+                raise
         ours = [c for c in self._channels.values() if c.message_encoding == ENCODING]
         self.sensors: dict[str, dict[str, str]] = {
             c.topic[len(FRAME_TOPIC):]: json.loads(c.metadata.get("meta", "{}")) for c in ours}

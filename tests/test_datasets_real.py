@@ -137,18 +137,30 @@ def test_kgbd_bone_lengths_stable_per_person(kgbd_walks):
 @pytest.mark.parametrize("name", ["kgbd", "nwucla", "msr"])
 def test_round_trips_are_bit_exact(name, request, tmp_path):
     ds = request.getfixturevalue(name)
-    seq = ds[3]
-    write_npz(seq, tmp_path / "a.npz")
-    back = read_npz(tmp_path / "a.npz")
-    write_sequences(tmp_path / "a.mcap", {"s": [seq]})
-    (rec,) = read_file(tmp_path / "a.mcap")
-    for other in (back, rec):
-        assert other.joints.tobytes() == seq.joints.tobytes()
-        assert other.confidence.tobytes() == seq.confidence.tobytes()
-        assert other.timestamps.tobytes() == seq.timestamps.tobytes()
-        assert other.layout == seq.layout and other.fps == seq.fps
-        for key in ("subject", "action", "view", "session", "walk"):
-            assert other.meta.get(key) == seq.meta.get(key)
+    picks = list(range(0, len(ds), len(ds) // 5))
+    if name == "msr":  # one with joints stored as missing
+        picks.append(next(i for i, it in enumerate(ds.items) if it.path.stem.startswith("a07_s04_e01")))
+    seqs = [ds[i] for i in picks]
+    assert name != "msr" or (seqs[-1].confidence == 0).any()
+    write_sequences(tmp_path / "all.mcap", {f"s{i}": [s] for i, s in enumerate(seqs)})
+    recorded = read_file(tmp_path / "all.mcap")
+    for i, seq in enumerate(seqs):
+        write_npz(seq, tmp_path / f"{i}.npz")
+        for other in (read_npz(tmp_path / f"{i}.npz"), recorded[i]):
+            assert other.joints.tobytes() == seq.joints.tobytes()
+            assert other.confidence.tobytes() == seq.confidence.tobytes()
+            assert other.timestamps.tobytes() == seq.timestamps.tobytes()
+            assert other.layout == seq.layout and other.fps == seq.fps
+            for key in ("subject", "action", "view", "session", "walk"):
+                assert other.meta.get(key) == seq.meta.get(key)
+
+
+def test_protocol_splits_by_metadata(nwucla, msr):
+    train, test = nwucla.filter(view={"v01", "v02"}), nwucla.filter(view="v03")
+    assert len(train) + len(test) == len(nwucla) and test.values("view") == ["v03"]
+    odd = msr.filter(lambda m: int(m["subject"][1:]) % 2 == 1, used="1")
+    assert odd.values("subject") == ["s01", "s03", "s05", "s07", "s09"]
+    assert all(it.meta["used"] == "1" for it in odd.items)
 
 
 @pytest.mark.parametrize("name,expect", [
