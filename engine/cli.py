@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,27 @@ def cmd_synthetic(args) -> None:
     print(f"wrote {args.output}: {args.walkers} walker(s), {args.seconds} s at {args.fps} Hz")
 
 
+def cmd_embed(args) -> None:
+    from engine.checkpoint import load_gait
+    from engine.embed import gait_embedding
+    model, meta = load_gait(args.checkpoint, device=args.device)
+    rows, files, tracks, windows, owner = [], [], [], [], []
+    for path in args.inputs:
+        for seq in read_file(Path(path)):
+            emb, per_window = gait_embedding(model, meta, seq)
+            owner.append(np.full(len(per_window), len(rows)))
+            rows.append(emb)
+            windows.append(per_window)
+            files.append(path)
+            tracks.append(seq.meta.get("track", "0"))
+    name = meta.get("name", Path(args.checkpoint).stem if args.checkpoint else "gait_sge_la")
+    np.savez(args.output, embeddings=np.stack(rows).astype(np.float32), files=np.array(files),
+             tracks=np.array(tracks), window_embeddings=np.concatenate(windows).astype(np.float32),
+             window_owner=np.concatenate(owner), checkpoint=np.array(name))
+    print(f"wrote {args.output}: {len(rows)} embedding(s) of size {rows[0].shape[0]} "
+          f"({sum(len(w) for w in windows)} windows), checkpoint {name}")
+
+
 def cmd_play(args) -> None:
     from engine.player import play
     play(Path(args.path), speed=args.speed, loop=args.loop)
@@ -192,6 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=float, default=30.0)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synthetic)
+
+    s = sub.add_parser("embed", help="gait embeddings of skeleton files",
+                       description="One L2-normalised gait embedding per input sequence (the mean of "
+                       "its window encodings) plus the per-window ones, for any supported input. "
+                       "OUT.npz holds embeddings [N, D], files [N], tracks [N], window_embeddings "
+                       "[M, D], window_owner [M] (row of embeddings) and checkpoint.")
+    s.add_argument("inputs", nargs="+", metavar="FILE")
+    s.add_argument("--kind", choices=["gait"], default="gait", help="which encoder (gait)")
+    s.add_argument("--checkpoint", help="checkpoint path without suffix (default: the bundled one)")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    s.set_defaults(func=cmd_embed)
+
+    for plugin in entry_points(group="skelstream.commands"):
+        plugin.load()(sub)
 
     s = sub.add_parser("play", help="replay a skeleton file in the terminal",
                        description="Replay any supported file in real time as a front view "

@@ -1,0 +1,94 @@
+"""The trainers framework on a small slice of real KGBD: loss falls, checkpoints, resume, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from engine.checkpoint import load_gait
+from trainers import config
+from trainers.methods.sge_la import SGELAConfig
+from trainers.run import main as run_main
+from conftest import REPO
+
+pytestmark = pytest.mark.realdata
+
+SMALL = ["limit_people=6", "batch=32", "method.hidden=32", "method.length=6", "val_fraction=0.2"]
+
+
+def test_short_training_run_on_real_kgbd_loss_falls(kgbd_root, tmp_path):
+    metrics = run_main(["sge_la", "--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"),
+                        f"data_root={kgbd_root}", f"out={tmp_path}", "epochs=4", *SMALL])
+    hist = metrics["history"]
+    assert len(hist) == 4
+    assert hist[-1]["train_rec"] < 0.6 * hist[0]["train_rec"]
+    assert hist[-1]["val_loss"] < hist[0]["val_loss"]
+    assert {"train_align", "train_contrast", "train_l2"} <= set(hist[0])
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 4
+    assert list((tmp_path / "tensorboard").iterdir())
+    model, meta = load_gait(tmp_path / "best")
+    assert meta["method"] == "sge_la" and meta["architecture"]["hidden"] == 32
+    assert meta["training"]["held_out"] and "trainers/run.py sge_la" in meta["training"]["command"]
+    out = model.encode(torch.zeros(2, 6, 20, 3))
+    assert out["sequence"].shape == (2, 6 * 3 * 32)
+    # resume continues from the last epoch instead of starting again
+    metrics = run_main(["sge_la", "--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"), "--resume",
+                        f"data_root={kgbd_root}", f"out={tmp_path}", "epochs=5", *SMALL])
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5]
+
+
+def test_ddp_two_cpu_processes(kgbd_root, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(REPO / "trainers/run.py"), "sge_la", "--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"),
+           f"data_root={kgbd_root}", f"out={tmp_path}", "epochs=1", "device=cpu", *SMALL]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["epochs"] == 1
+
+
+def test_config_overrides_and_errors(tmp_path):
+    cfg, method = config.load(str(REPO / "trainers/configs/sge_la_kgbd.yaml"),
+                              ["epochs=3", "method.attention=bas", "method.lcl=false", "lr=1e-3"], SGELAConfig)
+    assert (cfg.epochs, cfg.lr, method.attention, method.lcl, method.temperature) == (3, 1e-3, "bas", False, 0.5)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
+        config.load(None, ["epoch=3"], SGELAConfig)
+    with pytest.raises(ValueError, match="attention must be one of"):
+        config.load(None, ["method.attention=luong"], SGELAConfig)
+    with pytest.raises(ValueError, match="not a boolean"):
+        config.load(None, ["method.lcl=maybe"], SGELAConfig)
+
+
+def test_embed_command_and_export(kgbd_root, tmp_path):
+    from engine.cli import main as cli
+    from engine.datasets import read_kgbd, write_npz
+    from engine.skeleton import rotation_y
+    from trainers.export import main as export
+
+    run_main(["sge_la", f"data_root={kgbd_root}", f"out={tmp_path / 'run'}", "epochs=1", *SMALL])
+    export([str(tmp_path / "run" / "best"), "--out", str(tmp_path / "gait")])
+    assert "SGE-LA" in (tmp_path / "gait.md").read_text()
+    walk = kgbd_root / "Data" / "Person001" / "1.txt"
+    seq = read_kgbd(walk)
+    moved = seq.canonical()
+    moved.joints = (np.einsum("ab,tjb->tja", rotation_y(2.0), moved.joints) + [1.5, 0.2, 0.7]).astype(np.float32)
+    moved.joints[moved.confidence == 0] = 0
+    write_npz(moved, tmp_path / "moved.npz")
+    other = kgbd_root / "Data" / "Person002" / "1.txt"
+    assert cli(["embed", "--checkpoint", str(tmp_path / "gait"), str(walk), str(tmp_path / "moved.npz"),
+                str(other), "-o", str(tmp_path / "e.npz")]) == 0
+    with np.load(tmp_path / "e.npz") as out:
+        emb, files = out["embeddings"], list(out["files"])
+        assert emb.shape == (3, 6 * 3 * 32) and files[0] == str(walk) and str(out["checkpoint"]) == "gait"
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, rtol=1e-5)
+        # the same walk seen from another sensor placement gives the same embedding
+        assert emb[0] @ emb[1] > 0.999
+        assert out["window_embeddings"].shape[0] == len(out["window_owner"])
+    short = tmp_path / "short.npz"
+    np.savez(short, joints=seq.joints[:3], joint_names=np.array(seq.layout.joints), fps=np.array(30.0))
+    assert cli(["embed", "--checkpoint", str(tmp_path / "gait"), str(short), "-o", str(tmp_path / "s.npz")]) == 2

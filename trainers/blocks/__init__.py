@@ -1,0 +1,1 @@
+"""Shared training pieces: losses, batch samplers."""

@@ -1,0 +1,78 @@
+"""Typed run configs: a YAML file and ``key=value`` overrides onto dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    """Everything about a run except the method's own hyper-parameters (``method``)."""
+
+    dataset: str = "kgbd"
+    data_root: str = ""  # default: the extracted shared archive
+    protocol: str = "holdout"  # holdout (paper, one walk per person held out) | open (people split)
+    split_seed: int = 0
+    val_fraction: float = 0.1
+    limit_people: int = 0  # train on the first N people only (0 = all); for quick runs
+    epochs: int = 150
+    batch: int = 128
+    lr: float = 5e-4
+    clip: float = 5.0
+    patience: int = 10
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # bfloat16 autocast on CUDA
+    out: str = "runs/run"
+    method: dict = field(default_factory=dict)
+
+
+def _coerce(value: str, kind):
+    if kind is bool or kind == "bool":
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    for t in (int, float, str):
+        if kind is t or kind == t.__name__:
+            return t(value)
+    return yaml.safe_load(value)
+
+
+def build(cls, values: dict, where: str):
+    """Instantiate dataclass ``cls`` from ``values``; unknown keys are an error naming them."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for key, value in values.items():
+        kind = hints[key]
+        out[key] = _coerce(value, kind) if isinstance(value, str) and kind is not str else value
+    return cls(**out)
+
+
+def load(path: str | None, overrides: list[str], method_cls) -> tuple[TrainConfig, object]:
+    """The run config and the method config from a YAML file plus ``key=value`` overrides
+    (``method.key=value`` for the method's own keys)."""
+    raw = yaml.safe_load(Path(path).read_text()) if path else {}
+    raw = raw or {}
+    method_raw = dict(raw.pop("method", {}) or {})
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        if key.startswith("method."):
+            method_raw[key[len("method."):]] = value
+        else:
+            raw[key] = value
+    train = build(TrainConfig, raw, path or "overrides")
+    train.method = method_raw
+    return train, build(method_cls, method_raw, f"{path or 'overrides'} (method)")

@@ -1,0 +1,1 @@
+"""Re-ID and action evaluation protocols, metrics and plots."""

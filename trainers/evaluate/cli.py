@@ -1,0 +1,21 @@
+"""``skelstream eval ...``: registered into the engine's command through an entry point, so the
+engine never imports trainers."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _run(args) -> None:
+    from trainers.evaluate import reid
+    reid.main(args.args)
+
+
+def register(sub) -> None:
+    """Add the ``eval`` subcommand to the skelstream parser's subparsers."""
+    p = sub.add_parser("eval", help="evaluate checkpoints on real data (reid)",
+                       description="skelstream eval reid CHECKPOINT... [options]: see "
+                       "`skelstream eval reid --help`.")
+    p.add_argument("protocol", choices=["reid"])
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_run)

@@ -1,0 +1,219 @@
+"""Gait re-ID evaluation of a gait checkpoint on KGBD.
+
+Protocols:
+- ``holdout`` (the paper's): one walk per person held out as probe; the other walks are the
+  training data (for the recognition network) and the gallery. The checkpoint must have been
+  pretrained without the probe walks (checked against its metadata).
+- ``open`` (open world): the checkpoint was pretrained on half of the people; the other half
+  are enrolled (gallery: all but one walk each) and identified (probe: the held-out walk).
+
+Two scorers: plain gallery matching of L2-normalised encodings (cosine to each gallery walk's
+mean encoding; a person's score is their best walk), and the paper's recognition network (a
+hidden layer of 256 and a softmax over people, trained on frozen encodings; AP averages the
+predictions of a window's frames, SC classifies the concatenated sequence encoding). Two probe
+units: each f-frame window (the paper's) and each whole walk (scores averaged over its windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.checkpoint import load_gait
+from trainers.evaluate.metrics import mean_average_precision, summary
+from trainers.gait_data import Walks, holdout_split, load_walks, people_split, walk_dataset
+
+
+@torch.no_grad()
+def encode(model, windows: np.ndarray, batch: int = 512, progress: bool = True) -> dict[str, np.ndarray]:
+    """Encodings of windows [N, f, J, 3]: ``frames`` [N, f, D], ``sequence`` [N, f*D] and the mean
+    attention matrix per axis ``attention`` [3, f, f]."""
+    device = next(model.parameters()).device
+    frames, att_sum = [], 0.0
+    for s in tqdm(range(0, len(windows), batch), desc="encoding", disable=None if progress else True, leave=False):
+        out = model.encode(torch.from_numpy(windows[s:s + batch]).to(device))
+        frames.append(out["frames"].float().cpu().numpy())
+        att_sum = att_sum + out["attention"].float().sum(1).cpu().numpy()
+    frames = np.concatenate(frames)
+    return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att_sum / len(windows)}
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def walk_means(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.ndarray:
+    """Mean of the L2-normalised window features of each walk, normalised: [W, D]."""
+    out = np.zeros((n_walks, features.shape[1]), np.float64)
+    np.add.at(out, walk, _unit(features.astype(np.float64)))
+    return _unit(out)
+
+
+def per_person(scores: np.ndarray, item_person: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Collapse scores over gallery items [P, G] to classes [P, C] by taking each person's best item."""
+    out = np.full((len(scores), len(classes)), -np.inf)
+    for c, person in enumerate(classes):
+        out[:, c] = scores[:, item_person == person].max(1)
+    return out
+
+
+def gallery_matching(probe: np.ndarray, probe_person: np.ndarray, gallery: np.ndarray,
+                     gallery_person: np.ndarray) -> dict:
+    """Rank-1/5, nAUC and mAP of cosine matching of probes [P, D] against gallery items [G, D]."""
+    scores = _unit(probe) @ _unit(gallery).T
+    classes = np.unique(gallery_person)
+    res = summary(per_person(scores, gallery_person, classes), probe_person, classes)
+    res["map"] = 100 * mean_average_precision(scores, probe_person, gallery_person)
+    return res
+
+
+def train_recognition(x: np.ndarray, y: np.ndarray, classes: np.ndarray, epochs: int = 30,
+                      hidden: int = 256, lr: float = 1e-3, batch: int = 1024, seed: int = 0):
+    """The recognition network f_RN (hidden layer + softmax) trained on frozen features [N, D]."""
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, len(classes)))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    xt = torch.from_numpy(x.astype(np.float32))
+    yt = torch.from_numpy(np.searchsorted(classes, y))
+    gen = torch.Generator().manual_seed(seed)
+    for _ in tqdm(range(epochs), desc="recognition network", disable=None, leave=False):
+        for idx in torch.randperm(len(xt), generator=gen).split(batch):
+            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net, x: np.ndarray, batch: int = 8192) -> np.ndarray:
+    """Softmax probabilities [N, C]."""
+    return np.concatenate([torch.softmax(net(torch.from_numpy(x[s:s + batch].astype(np.float32))), -1).numpy()
+                           for s in range(0, len(x), batch)])
+
+
+def _walk_average(scores: np.ndarray, walk: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((n, scores.shape[1]))
+    np.add.at(out, walk, scores)
+    return out / np.bincount(walk, minlength=n)[:, None]
+
+
+def evaluate_split(enc: dict, walks: Walks, train_ids: list[int], probe_ids: list[int],
+                   recognition: bool, rn_epochs: int) -> dict:
+    """All scores of one split, given the encodings of every window of ``walks``."""
+    gal, prb = walks.subset(train_ids), walks.subset(probe_ids)
+    widx = {w: np.flatnonzero(walks.walk == w) for w in set(train_ids) | set(probe_ids)}
+    g_rows = np.concatenate([widx[w] for w in train_ids])
+    p_rows = np.concatenate([widx[w] for w in probe_ids])
+    seq = enc["sequence"]
+    g_walk = walk_means(seq[g_rows], gal.walk, len(train_ids))
+    g_person, p_person = np.asarray(gal.walk_person), np.asarray(prb.walk_person)
+    out = {"gallery_walks": len(train_ids), "probe_walks": len(probe_ids), "people": len(set(p_person)),
+           "matching": {
+               "per_window": gallery_matching(seq[p_rows], prb.person, g_walk, g_person),
+               "per_walk": gallery_matching(walk_means(seq[p_rows], prb.walk, len(probe_ids)), p_person,
+                                            g_walk, g_person)}}
+    if recognition:
+        classes = np.unique(g_person)
+        f = enc["frames"].shape[1]
+        frames = enc["frames"]
+        ap = train_recognition(frames[g_rows].reshape(-1, frames.shape[2]), np.repeat(gal.person, f), classes,
+                               epochs=rn_epochs)
+        ap_win = predict(ap, frames[p_rows].reshape(-1, frames.shape[2])).reshape(len(p_rows), f, -1).mean(1)
+        sc = train_recognition(seq[g_rows], gal.person, classes, epochs=rn_epochs)
+        sc_win = predict(sc, seq[p_rows])
+        out["recognition_ap"] = {"per_window": summary(ap_win, prb.person, classes),
+                                 "per_walk": summary(_walk_average(ap_win, prb.walk, len(probe_ids)),
+                                                     p_person, classes)}
+        out["recognition_sc"] = {"per_window": summary(sc_win, prb.person, classes),
+                                 "per_walk": summary(_walk_average(sc_win, prb.walk, len(probe_ids)),
+                                                     p_person, classes)}
+    return out
+
+
+def open_world_split(walks: Walks, pretrain_seed: int) -> tuple[list[int], list[int]]:
+    """Gallery and probe walks among the people NOT used for pretraining with ``pretrain_seed``."""
+    _, unseen = people_split(walks, pretrain_seed)
+    sub = walks.subset(unseen)
+    gallery, probe = holdout_split(sub, pretrain_seed)
+    return [unseen[w] for w in gallery], [unseen[w] for w in probe]
+
+
+def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, data_root: str = "",
+             device: str = "cpu", out_dir: str | None = None) -> dict:
+    """Evaluate one checkpoint on the protocol it was pretrained for (from its metadata)."""
+    model, meta = load_gait(checkpoint, device=device)
+    train = meta["training"]
+    ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
+    walks = load_walks(ds, meta["input"]["window"])
+    seed = int(train["split_seed"])
+    if train["protocol"] == "holdout":
+        train_ids, probe_ids = holdout_split(walks, seed)
+    else:
+        train_ids, probe_ids = open_world_split(walks, seed)
+    seen = set(train.get("held_out", [])) if train["protocol"] == "holdout" else None
+    if seen is not None and not {walks.walk_id[w] for w in probe_ids} <= seen:
+        raise ValueError(f"{checkpoint}: its pretraining saw some of the probe walks of split {seed}")
+    enc = encode(model, walks.windows)
+    res = {"checkpoint": str(checkpoint), "protocol": train["protocol"], "split_seed": seed,
+           "method": meta["hyperparameters"],
+           **evaluate_split(enc, walks, train_ids, probe_ids, recognition and train["protocol"] == "holdout",
+                            rn_epochs)}
+    if out_dir:
+        from trainers.evaluate.plots import attention_png, cmc_png, tsne_png
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "reid.json").write_text(json.dumps(res, indent=2))
+        attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
+        prb = walks.subset(probe_ids)
+        p_rows = np.concatenate([np.flatnonzero(walks.walk == w) for w in probe_ids])
+        g_rows = np.concatenate([np.flatnonzero(walks.walk == w) for w in train_ids])
+        gal = walks.subset(train_ids)
+        cmc_png(enc["sequence"][p_rows], prb, enc["sequence"][g_rows], gal, out / "cmc.png")
+        tsne_png(enc["sequence"][p_rows], prb.person, out / "tsne.png")
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="skelstream eval reid", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
+                   help="one or more gait checkpoints (one per split); mean and spread are reported")
+    p.add_argument("--no-recognition", action="store_true", help="gallery matching only")
+    p.add_argument("--rn-epochs", type=int, default=30, help="epochs of the recognition network")
+    p.add_argument("--data-root", default="", help="dataset root (default: the extracted shared archive)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--out", help="folder for reid.json and the PNG plots")
+    args = p.parse_args(argv)
+    results = []
+    for k, ckpt in enumerate(args.checkpoints):
+        out = str(Path(args.out) / f"split{k}") if args.out and len(args.checkpoints) > 1 else args.out
+        results.append(evaluate(ckpt, not args.no_recognition, args.rn_epochs, args.data_root, args.device, out))
+    table = aggregate(results)
+    print(json.dumps(table, indent=2))
+    if args.out:
+        Path(args.out, "summary.json").write_text(json.dumps({"splits": results, "summary": table}, indent=2))
+
+
+def aggregate(results: list[dict]) -> dict:
+    """Mean and standard deviation of every figure over splits."""
+    out: dict = {}
+    for scorer in ("matching", "recognition_ap", "recognition_sc"):
+        if scorer not in results[0]:
+            continue
+        for unit in ("per_window", "per_walk"):
+            for metric, value in results[0][scorer][unit].items():
+                vals = [r[scorer][unit][metric] for r in results]
+                out[f"{scorer}.{unit}.{metric}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)),
+                                                    "splits": len(vals)}
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Gait windows from walk datasets, the re-ID splits, and LCL's consecutive batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.datasets import Dataset, open_dataset
+from engine.datasets.cache import extract
+from engine.models.sge_la import prepare_windows
+
+
+@dataclass
+class Walks:
+    """Windows of many walks: windows [N, f, J, 3], and per window its walk index and person.
+
+    Windows of one walk are contiguous and in time order; ``walk_person[w]`` names walk w's
+    person, ``walk_id[w]`` its dataset item (e.g. ``Person001/2``).
+    """
+
+    windows: np.ndarray
+    walk: np.ndarray
+    walk_person: list[str]
+    walk_id: list[str]
+
+    @property
+    def person(self) -> np.ndarray:
+        """Person of each window, [N] str."""
+        return np.asarray(self.walk_person)[self.walk]
+
+    def subset(self, walks: list[int]) -> "Walks":
+        """Only these walks (renumbered in the given order)."""
+        keep = [np.flatnonzero(self.walk == w) for w in walks]
+        return Walks(np.concatenate([self.windows[k] for k in keep]),
+                     np.concatenate([np.full(len(k), i) for i, k in enumerate(keep)]),
+                     [self.walk_person[w] for w in walks], [self.walk_id[w] for w in walks])
+
+
+def walk_dataset(name: str, root: str = "", limit_people: int = 0, progress: bool = True) -> Dataset:
+    """The walk dataset ``name`` (extracted from the shared archives unless ``root`` is given),
+    restricted to its first ``limit_people`` people when that is not 0."""
+    ds = open_dataset(root or extract(name, progress=progress))
+    if limit_people:
+        keep = set(ds.values("subject")[:limit_people])
+        ds = ds.filter(lambda m: m["subject"] in keep)
+    return ds
+
+
+def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None,
+               progress: bool = True) -> Walks:
+    """Cut every walk of ``ds`` into model windows (see `prepare_windows`); the first and last
+    ``trim`` frames are dropped, as in the paper's protocol."""
+    windows, walk, persons, ids = [], [], [], []
+    for it in tqdm(ds.items, desc=f"windows of {ds.name}", disable=None if progress else True, leave=False):
+        seq = ds.read(it.path)
+        w = prepare_windows(seq.joints, seq.confidence, seq.layout, length, step, trim)
+        if len(w) == 0:
+            continue
+        walk.append(np.full(len(w), len(persons)))
+        windows.append(w)
+        persons.append(it.meta["subject"])
+        ids.append(f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}")
+    return Walks(np.concatenate(windows), np.concatenate(walk), persons, ids)
+
+
+def holdout_split(walks: Walks, seed: int) -> tuple[list[int], list[int]]:
+    """The paper's KGBD protocol: one walk of each person (with 2+ walks) at random for the
+    probe, the others for training/gallery. Returns (train walks, probe walks)."""
+    rng = np.random.default_rng(seed)
+    by_person: dict[str, list[int]] = {}
+    for w, p in enumerate(walks.walk_person):
+        by_person.setdefault(p, []).append(w)
+    train, probe = [], []
+    for p in sorted(by_person):
+        ws = by_person[p]
+        if len(ws) < 2:
+            train += ws
+            continue
+        held = ws[rng.integers(len(ws))]
+        probe.append(held)
+        train += [w for w in ws if w != held]
+    return train, probe
+
+
+def people_split(walks: Walks, seed: int, fraction: float = 0.5) -> tuple[list[int], list[int]]:
+    """Open-world protocol: walks of a random ``fraction`` of the people (for pretraining) and
+    the walks of all the others (never seen in training)."""
+    rng = np.random.default_rng(seed)
+    people = sorted(set(walks.walk_person))
+    chosen = set(rng.permutation(people)[: int(round(len(people) * fraction))])
+    seen = [w for w, p in enumerate(walks.walk_person) if p in chosen]
+    unseen = [w for w, p in enumerate(walks.walk_person) if p not in chosen]
+    return seen, unseen
+
+
+def validation_split(walks: Walks, seed: int, fraction: float = 0.1) -> tuple[list[int], list[int]]:
+    """Carve validation walks from training walks (a ``fraction`` of walks at random, never a
+    person's only walk): (fit walks, validation walks)."""
+    rng = np.random.default_rng(seed + 7919)
+    n = len(walks.walk_person)
+    counts: dict[str, int] = {}
+    for p in walks.walk_person:
+        counts[p] = counts.get(p, 0) + 1
+    candidates = [w for w in rng.permutation(n) if counts[walks.walk_person[w]] > 1]
+    val = sorted(candidates[: max(1, int(round(n * fraction)))])
+    return [w for w in range(n) if w not in set(val)], val
+
+
+def consecutive_batches(walks: Walks, size: int, rng: np.random.Generator):
+    """Batches of ``size`` consecutive windows of one person (LCL's batches, Algorithm 1).
+
+    Each person's windows are taken in walk order; every batch starts at a random offset
+    of a random person, and an epoch yields about N / size batches. Yields window indices.
+    """
+    by_person: dict[str, np.ndarray] = {}
+    person = walks.person
+    for p in dict.fromkeys(walks.walk_person):
+        by_person[p] = np.flatnonzero(person == p)
+    people = [p for p, idx in by_person.items() if len(idx) >= 2]
+    weights = np.array([len(by_person[p]) for p in people], float)
+    for _ in range(max(1, len(walks.windows) // size)):
+        idx = by_person[people[rng.choice(len(people), p=weights / weights.sum())]]
+        start = rng.integers(0, max(1, len(idx) - size + 1))
+        yield idx[start:start + size]

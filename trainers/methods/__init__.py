@@ -1,0 +1,5 @@
+"""METHODS: method name -> (its config dataclass, its module class with ``losses(batch)``)."""
+
+from trainers.methods.sge_la import SGELAConfig, SGELAMethod
+
+METHODS = {"sge_la": (SGELAConfig, SGELAMethod)}
