@@ -92,3 +92,24 @@ def test_embed_command_and_export(kgbd_root, tmp_path):
     short = tmp_path / "short.npz"
     np.savez(short, joints=seq.joints[:3], joint_names=np.array(seq.layout.joints), fps=np.array(30.0))
     assert cli(["embed", "--checkpoint", str(tmp_path / "gait"), str(short), "-o", str(tmp_path / "s.npz")]) == 2
+
+
+def test_reid_evaluation_end_to_end(kgbd_root, tmp_path):
+    from trainers.evaluate.reid import evaluate
+
+    run_main(["sge_la", f"data_root={kgbd_root}", f"out={tmp_path / 'run'}", "epochs=1", *SMALL])
+    res = evaluate(str(tmp_path / "run" / "best"), rn_epochs=2, out_dir=str(tmp_path / "eval"))
+    assert res["probe_walks"] == 6 and res["people"] == 6
+    for scorer in ("matching", "recognition_ap", "recognition_sc"):
+        assert res[scorer]["per_walk"]["probes"] == 6
+        assert 0 <= res[scorer]["per_window"]["rank1"] <= res[scorer]["per_window"]["rank5"] <= 100
+    assert res["matching"]["per_window"]["probes"] > 100
+    for name in ("reid.json", "cmc.png", "attention.png", "tsne.png"):
+        assert (tmp_path / "eval" / name).stat().st_size > 1000
+    # a checkpoint whose pretraining saw the probe walks is refused
+    meta_path = tmp_path / "run" / "best.json"
+    meta = json.loads(meta_path.read_text())
+    meta["training"]["held_out"] = []
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="saw some of the probe walks"):
+        evaluate(str(tmp_path / "run" / "best"), recognition=False)

@@ -196,9 +196,24 @@ def main(argv: list[str] | None = None) -> None:
         out = str(Path(args.out) / f"split{k}") if args.out and len(args.checkpoints) > 1 else args.out
         results.append(evaluate(ckpt, not args.no_recognition, args.rn_epochs, args.data_root, args.device, out))
     table = aggregate(results)
-    print(json.dumps(table, indent=2))
+    print(format_table(table))
     if args.out:
         Path(args.out, "summary.json").write_text(json.dumps({"splits": results, "summary": table}, indent=2))
+
+
+def format_table(table: dict) -> str:
+    """The aggregated figures as a text table: mean (and std over splits when more than one)."""
+    lines = [f"{'scorer':<16}{'probe unit':<12}{'Rank-1':>14}{'Rank-5':>14}{'nAUC':>14}{'mAP':>14}"]
+    for scorer in ("matching", "recognition_ap", "recognition_sc"):
+        for unit in ("per_window", "per_walk"):
+            if f"{scorer}.{unit}.rank1" not in table:
+                continue
+            cells = []
+            for metric in ("rank1", "rank5", "nauc", "map"):
+                v = table.get(f"{scorer}.{unit}.{metric}")
+                cells.append("-" if v is None else f"{v['mean']:.1f}" + (f" ± {v['std']:.1f}" if v["splits"] > 1 else ""))
+            lines.append(f"{scorer:<16}{unit:<12}" + "".join(f"{c:>14}" for c in cells))
+    return "\n".join(lines)
 
 
 def aggregate(results: list[dict]) -> dict:
