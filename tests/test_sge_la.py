@@ -124,3 +124,23 @@ def test_metrics_on_a_toy_ranking():
     gallery = np.array(["x", "y", "x", "z"])
     s2 = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.5, 0.9, 0.2]])
     assert mean_average_precision(s2, np.array(["x", "y"]), gallery) == pytest.approx(((1 + 2 / 3) / 2 + 1 / 2) / 2)
+
+
+def test_windows_from_a_mediapipe_layout():
+    from engine.skeleton import INDEX, MEDIAPIPE
+
+    walker = Walker.random(np.random.default_rng(2))
+    canon = np.stack([walker.pose(t) for t in np.arange(0, 0.4, 1 / 30)]).astype(np.float32)
+    mp = np.zeros((len(canon), 33, 3), np.float32)
+    for name, src in MEDIAPIPE.derived.items():
+        if len(src) == 1:
+            mp[:, MEDIAPIPE.index(src[0])] = canon[:, INDEX[name]]
+    for side in ("left", "right"):  # ears beside the head, pinkies beside the index fingers
+        mp[:, MEDIAPIPE.index(f"{side}_ear")] = canon[:, INDEX["Head"]]
+        mp[:, MEDIAPIPE.index(f"{side}_pinky")] = mp[:, MEDIAPIPE.index(f"{side}_index")]
+    w = prepare_windows(mp, np.ones(mp.shape[:2], np.float32), MEDIAPIPE, 6)
+    assert w.shape == (2, 6, 20, 3) and np.isfinite(w).all()
+    ref = prepare_windows(canon, np.ones(canon.shape[:2], np.float32), KINECT_V2, 6)
+    # SpineBase is derived as the hip midpoint, as the walker's pelvis is: limbs agree exactly
+    for k in (5, 13, 18):  # ElbowLeft, KneeLeft, AnkleRight in the Kinect v1 order
+        np.testing.assert_allclose(w[:, :, k], ref[:, :, k], atol=1e-5)
