@@ -82,17 +82,21 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
             return self.net(windows, gen)  # through DDP when distributed, so gradients are all-reduced
 
-    def _batches(self, walks: Walks, seed: int) -> list[np.ndarray]:
+    def _batches(self, walks: Walks, seed: int, shard: bool = True) -> list[np.ndarray]:
+        """This rank's share of an epoch's batches: every rank gets the same number, so DDP's
+        collective calls stay in step."""
         rng = np.random.default_rng(seed)
         batches = list(consecutive_batches(walks, self.cfg.batch, rng))
-        return batches[self.rank::self.world]
+        if not shard:
+            return batches
+        return batches[: len(batches) // self.world * self.world][self.rank::self.world]
 
     def _validate(self, val: Walks) -> float:
         self.method.eval()
         gen = torch.Generator().manual_seed(0)
         total, count = 0.0, 0
         with torch.no_grad():
-            for idx in self._batches(val, seed=12345):
+            for idx in self._batches(val, seed=12345, shard=False):  # same value on every rank
                 w = torch.from_numpy(val.windows[idx]).to(self.device)
                 terms = self.method.losses(w, gen)
                 total += float(sum(v for k, v in terms.items() if k != "l2")) / len(idx)
