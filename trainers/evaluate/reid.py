@@ -150,7 +150,9 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     """Evaluate one checkpoint on the protocol it was pretrained for (from its metadata)."""
     model, meta = load_gait(checkpoint, device=device)
     train = meta["training"]
-    ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
+    trained_on = train.get("root", "")
+    root = data_root or (trained_on if trained_on and Path(trained_on).is_dir() else "")
+    ds = walk_dataset(train["dataset"], root, train.get("limit_people", 0))
     walks = load_walks(ds, meta["input"]["window"])
     seed = int(train["split_seed"])
     if train["protocol"] == "holdout":
