@@ -19,7 +19,7 @@ def _dataset(name: str) -> Path:
     except FileNotFoundError as exc:
         if os.environ.get("SKELSTREAM_REQUIRE_DATA") == "1":
             pytest.fail(f"real data required (SKELSTREAM_REQUIRE_DATA=1) but missing: {exc}")
-        pytest.skip(f"real data absent: {exc}")
+        pytest.skip(f"realdata test: ../shared/data archive absent: {exc}")
     return extract(name, progress=False)
 
 
