@@ -30,6 +30,10 @@ class Walks:
         """Person of each window, [N] str."""
         return np.asarray(self.walk_person)[self.walk]
 
+    def rows(self, walks: list[int]) -> np.ndarray:
+        """Indices of the windows of these walks, walk after walk."""
+        return np.concatenate([np.flatnonzero(self.walk == w) for w in walks])
+
     def subset(self, walks: list[int]) -> "Walks":
         """Only these walks (renumbered in the given order)."""
         keep = [np.flatnonzero(self.walk == w) for w in walks]

@@ -181,7 +181,7 @@ class SGELA(nn.Module):
         out = self(to_axes(x))
         ctx = out["context"]  # [G, B, f, H]
         frames = ctx.permute(1, 2, 0, 3).reshape(ctx.shape[1], ctx.shape[2], -1)
-        att = out.get("weights", torch.zeros(*ctx.shape[:3], ctx.shape[2], device=ctx.device))
+        att = out["weights"] if "weights" in out else ctx.new_zeros(*ctx.shape[:3], ctx.shape[2])
         return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att}
 
 

@@ -28,15 +28,16 @@ def attention_png(attention: np.ndarray, path: Path, kind: str) -> None:
 def cmc_png(probe: np.ndarray, prb, gallery: np.ndarray, gal, path: Path) -> None:
     """CMC curves of gallery matching, per window and per walk."""
     from trainers.evaluate.metrics import cmc
-    from trainers.evaluate.reid import _unit, per_person, walk_means
+    from engine.embed import unit
+    from trainers.evaluate.reid import per_person, walk_means
 
     g = walk_means(gallery, gal.walk, len(gal.walk_person))
     g_person = np.asarray(gal.walk_person)
     classes = np.unique(g_person)
     fig, ax = plt.subplots(figsize=(5, 4))
-    for label, p, y in (("per window", _unit(probe), prb.person),
+    for label, p, y in (("per window", unit(probe), prb.person),
                         ("per walk", walk_means(probe, prb.walk, len(prb.walk_person)), np.asarray(prb.walk_person))):
-        curve = cmc(per_person(_unit(p) @ g.T, g_person, classes), y, classes)
+        curve = cmc(per_person(unit(p) @ g.T, g_person, classes), y, classes)
         ax.plot(np.arange(1, len(curve) + 1), 100 * curve, label=f"{label} (Rank-1 {100 * curve[0]:.1f}%)")
     ax.set_xscale("log")
     ax.set_xlabel("rank")

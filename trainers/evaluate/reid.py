@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from engine.checkpoint import load_gait
+from engine.embed import unit
 from trainers.evaluate.metrics import mean_average_precision, summary
 from trainers.gait_data import Walks, holdout_split, load_walks, people_split, walk_dataset
 
@@ -43,15 +44,11 @@ def encode(model, windows: np.ndarray, batch: int = 512, progress: bool = True) 
     return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att_sum / len(windows)}
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def walk_means(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.ndarray:
     """Mean of the L2-normalised window features of each walk, normalised: [W, D]."""
     out = np.zeros((n_walks, features.shape[1]), np.float64)
-    np.add.at(out, walk, _unit(features.astype(np.float64)))
-    return _unit(out)
+    np.add.at(out, walk, unit(features.astype(np.float64)))
+    return unit(out)
 
 
 def per_person(scores: np.ndarray, item_person: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -65,7 +62,7 @@ def per_person(scores: np.ndarray, item_person: np.ndarray, classes: np.ndarray)
 def gallery_matching(probe: np.ndarray, probe_person: np.ndarray, gallery: np.ndarray,
                      gallery_person: np.ndarray) -> dict:
     """Rank-1/5, nAUC and mAP of cosine matching of probes [P, D] against gallery items [G, D]."""
-    scores = _unit(probe) @ _unit(gallery).T
+    scores = unit(probe) @ unit(gallery).T
     classes = np.unique(gallery_person)
     res = summary(per_person(scores, gallery_person, classes), probe_person, classes)
     res["map"] = 100 * mean_average_precision(scores, probe_person, gallery_person)
@@ -108,9 +105,7 @@ def evaluate_split(enc: dict, walks: Walks, train_ids: list[int], probe_ids: lis
                    recognition: bool, rn_epochs: int) -> dict:
     """All scores of one split, given the encodings of every window of ``walks``."""
     gal, prb = walks.subset(train_ids), walks.subset(probe_ids)
-    widx = {w: np.flatnonzero(walks.walk == w) for w in set(train_ids) | set(probe_ids)}
-    g_rows = np.concatenate([widx[w] for w in train_ids])
-    p_rows = np.concatenate([widx[w] for w in probe_ids])
+    g_rows, p_rows = walks.rows(train_ids), walks.rows(probe_ids)
     seq = enc["sequence"]
     g_walk = walk_means(seq[g_rows], gal.walk, len(train_ids))
     g_person, p_person = np.asarray(gal.walk_person), np.asarray(prb.walk_person)
@@ -173,12 +168,10 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
         out.mkdir(parents=True, exist_ok=True)
         (out / "reid.json").write_text(json.dumps(res, indent=2))
         attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
-        prb = walks.subset(probe_ids)
-        p_rows = np.concatenate([np.flatnonzero(walks.walk == w) for w in probe_ids])
-        g_rows = np.concatenate([np.flatnonzero(walks.walk == w) for w in train_ids])
-        gal = walks.subset(train_ids)
-        cmc_png(enc["sequence"][p_rows], prb, enc["sequence"][g_rows], gal, out / "cmc.png")
-        tsne_png(enc["sequence"][p_rows], prb.person, out / "tsne.png")
+        prb, gal = walks.subset(probe_ids), walks.subset(train_ids)
+        probe_seq = enc["sequence"][walks.rows(probe_ids)]
+        cmc_png(probe_seq, prb, enc["sequence"][walks.rows(train_ids)], gal, out / "cmc.png")
+        tsne_png(probe_seq, prb.person, out / "tsne.png")
     return res
 
 
