@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.models.sge_la import prepare_windows
+from engine.models.sge_la import prepare_windows, window_options
 from engine.sequence import SkeletonDataError, SkeletonSequence
 
 
@@ -22,7 +22,7 @@ def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -
     sequence-level encoding is L2-normalised and the embedding is their normalised mean.
     """
     f = int(meta["input"]["window"])
-    windows = prepare_windows(seq.joints, seq.confidence, seq.layout, f)
+    windows = prepare_windows(seq.joints, seq.confidence, seq.layout, f, **window_options(meta["input"]))
     if len(windows) == 0:
         raise SkeletonDataError(f"{seq.meta.get('source', '<sequence>')}: {len(seq)} frames, "
                                 f"fewer than the gait window of {f}")

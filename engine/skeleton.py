@@ -279,6 +279,59 @@ def face_forward(joints: np.ndarray, per_frame: bool = False) -> np.ndarray:
     return np.einsum("...ab,...jb->...ja", rot, joints)
 
 
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation [3, 3] taking direction ``a`` onto direction ``b`` (Rodrigues)."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v, c = np.cross(a, b), float(np.dot(a, b))
+    if c < -1 + 1e-9:  # opposite: half a turn about any axis normal to a
+        axis = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
+        axis /= np.linalg.norm(axis)
+        return 2 * np.outer(axis, axis) - np.eye(3)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + k + k @ k / (1 + c)
+
+
+def common_spine(joints: np.ndarray) -> np.ndarray:
+    """Canonical ``joints [..., 25, 3]`` with SpineBase, SpineMid and SpineShoulder replaced by
+    the mean of the hips, of hips and shoulders, and of the shoulders.
+
+    Sensors disagree on the spine: Kinect v1's HipCenter sits above v2's SpineBase, and
+    MediaPipe has no spine landmarks at all (its layout derives them exactly so). Hips and
+    shoulders every sensor has, so models fed these spine joints see the same skeleton from all.
+    """
+    out = joints.copy()
+    hips = joints[..., [INDEX["HipLeft"], INDEX["HipRight"]], :].mean(-2)
+    shoulders = joints[..., [INDEX["ShoulderLeft"], INDEX["ShoulderRight"]], :].mean(-2)
+    out[..., INDEX["SpineBase"], :] = hips
+    out[..., INDEX["SpineShoulder"], :] = shoulders
+    out[..., INDEX["SpineMid"], :] = (hips + shoulders) / 2
+    return out
+
+
+def upright(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+    """Rotate canonical ``joints [T, 25, 3]`` so that the mean torso axis (SpineBase to
+    SpineShoulder, over all frames) points along +y.
+
+    This removes the sensor's tilt and roll (a Kinect on a shelf looking down, a phone held
+    crooked): the person's average lean is taken as vertical. One rotation for the whole
+    sequence, about the origin, so motion within it is kept. Frames missing either joint
+    are ignored; a sequence without any torso is returned unchanged.
+    """
+    a, b = INDEX["SpineBase"], INDEX["SpineShoulder"]
+    axis = joints[:, b] - joints[:, a]
+    ok = np.linalg.norm(axis, axis=-1) > 1e-6
+    if confidence is not None:
+        ok &= (confidence[:, a] > 0) & (confidence[:, b] > 0)
+    if not ok.any():
+        return joints
+    mean = (axis[ok] / np.linalg.norm(axis[ok], axis=-1, keepdims=True)).mean(0)
+    if np.linalg.norm(mean) < 1e-6:
+        return joints
+    rot = rotation_between(mean.astype(np.float64), np.array([0.0, 1.0, 0.0])).astype(joints.dtype)
+    return joints @ rot.T
+
+
 def body_size(joints: np.ndarray, confidence: np.ndarray | None = None) -> float:
     """Median torso length (SpineBase to SpineShoulder, metres) over the valid frames of ``[T, 25, 3]``."""
     a, b = INDEX["SpineBase"], INDEX["SpineShoulder"]

@@ -109,6 +109,23 @@ def test_windows_ignore_walking_direction_and_position():
     np.testing.assert_allclose(moved, base, atol=1e-4)
 
 
+def test_upright_windows_ignore_sensor_tilt_and_roll():
+    from engine.skeleton import rotation_between
+
+    walker = Walker.random(np.random.default_rng(5))
+    joints = np.stack([walker.pose(t) for t in np.arange(0, 1, 1 / 30)]).astype(np.float32)
+    conf = np.ones(joints.shape[:2], np.float32)
+    tilt = rotation_between(np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.9, 0.35])).astype(np.float32)
+    np.testing.assert_allclose(tilt @ [0, 1, 0], np.array([0, 0.9, 0.35]) / np.hypot(0.9, 0.35), atol=1e-6)
+    tilted = joints @ (rotation_y(0.7).astype(np.float32) @ tilt).T
+    base = prepare_windows(joints, conf, KINECT_V2, 6, upright=True)
+    np.testing.assert_allclose(prepare_windows(tilted, conf, KINECT_V2, 6, upright=True), base, atol=1e-4)
+    # without levelling the tilt shows (about 21 degrees: centimetres at the head)
+    assert np.abs(prepare_windows(tilted, conf, KINECT_V2, 6) - prepare_windows(joints, conf, KINECT_V2, 6)).max() > 0.1
+    # levelling a level walker changes it only by its mean lean
+    assert np.abs(base - prepare_windows(joints, conf, KINECT_V2, 6)).max() < 0.05
+
+
 def test_metrics_on_a_toy_ranking():
     classes = np.array(["a", "b", "c", "d"])
     scores = np.array([[0.9, 0.1, 0.0, 0.0],    # a: rank 1

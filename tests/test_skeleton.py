@@ -112,3 +112,24 @@ def test_velocities_bones_and_mirror():
     m = sk.mirror(joints)
     np.testing.assert_allclose(m[:, sk.INDEX["HandLeft"], 0], -joints[:, sk.INDEX["HandRight"], 0])
     np.testing.assert_allclose(sk.mirror(m), joints)
+
+
+@pytest.mark.parametrize("a,b", [([0, 1, 0], [0, 0.8, 0.6]), ([1, 0, 0], [-1, 0, 0]), ([0, 1, 0], [0, 1, 0]),
+                                 ([0.2, -0.3, 0.9], [-0.5, 0.1, 0.4])])
+def test_rotation_between_is_a_rotation_taking_a_onto_b(a, b):
+    a, b = np.array(a, float), np.array(b, float)
+    r = sk.rotation_between(a, b)
+    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(r) == pytest.approx(1.0)
+    np.testing.assert_allclose(r @ (a / np.linalg.norm(a)), b / np.linalg.norm(b), atol=1e-9)
+
+
+def test_upright_levels_the_mean_torso_axis_and_skips_missing_torsos():
+    joints = np.zeros((4, 25, 3))
+    joints[:, sk.INDEX["SpineShoulder"]] = [0, 0.5, 0.2]
+    joints[:, sk.INDEX["Head"]] = [0, 0.7, 0.3]
+    conf = np.ones((4, 25))
+    out = sk.upright(joints, conf)
+    np.testing.assert_allclose(out[:, sk.INDEX["SpineShoulder"]], [[0, np.hypot(0.5, 0.2), 0]] * 4, atol=1e-9)
+    conf[:, sk.INDEX["SpineBase"]] = 0
+    np.testing.assert_array_equal(sk.upright(joints, conf), joints)

@@ -113,3 +113,28 @@ def test_reid_evaluation_end_to_end(kgbd_root, tmp_path):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="saw some of the probe walks"):
         evaluate(str(tmp_path / "run" / "best"), recognition=False)
+
+
+def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tmp_path):
+    from trainers.evaluate import reid, robustness
+
+    common = [f"data_root={kgbd_root}", "epochs=1", *SMALL]
+    run_main(["sge_la", f"out={tmp_path / 'rev'}", *common])
+    run_main(["sge_la", f"out={tmp_path / 'sort'}", "method.pretext=sorting", *common])
+    run_main(["sge_la", f"out={tmp_path / 'lvl'}", "upright=true", "common_joints=true", *common])
+    plus = reid.evaluate(f"{tmp_path / 'rev' / 'best'}+{tmp_path / 'sort' / 'best'}", recognition=False)
+    alone = reid.evaluate(str(tmp_path / "rev" / "best"), recognition=False)
+    assert plus["encoders"] == 2 and plus["matching"]["per_window"]["probes"] == alone["matching"]["per_window"]["probes"]
+    assert plus["matching"] != alone["matching"]
+    with pytest.raises(ValueError, match="input differs"):
+        reid.load_encoders(f"{tmp_path / 'rev' / 'best'}+{tmp_path / 'lvl' / 'best'}")
+    meta = load_gait(tmp_path / "lvl" / "best")[1]
+    assert meta["input"]["upright"] and meta["input"]["common_joints"]
+    # levelled input: a tilted or turned sensor gives the same figures as the recorded walks
+    res = robustness.evaluate(str(tmp_path / "lvl" / "best"), ["reference", "yaw90", "pitch20"])["conditions"]
+    for name in ("yaw90", "pitch20"):
+        assert res[name]["per_walk"] == pytest.approx(res["reference"]["per_walk"], abs=1e-6)
+        assert res[name]["per_window"]["rank1"] == pytest.approx(res["reference"]["per_window"]["rank1"], abs=1.0)
+    # without levelling, tilt changes what the encoder sees
+    res = robustness.evaluate(str(tmp_path / "rev" / "best"), ["reference", "pitch20"])["conditions"]
+    assert res["pitch20"]["per_window"] != res["reference"]["per_window"]

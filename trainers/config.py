@@ -20,6 +20,8 @@ class TrainConfig:
     split_seed: int = 0
     val_fraction: float = 0.1
     limit_people: int = 0  # train on the first N people only (0 = all); for quick runs
+    upright: bool = False  # level each walk first (mean torso axis -> +y): sensor tilt/roll removed
+    common_joints: bool = False  # spine joints from hips and shoulders, as every sensor has them
     epochs: int = 150
     batch: int = 128
     lr: float = 5e-4

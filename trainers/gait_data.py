@@ -53,13 +53,17 @@ def walk_dataset(name: str, root: str = "", limit_people: int = 0, progress: boo
 
 
 def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None,
-               progress: bool = True) -> Walks:
+               progress: bool = True, transform=None, **options) -> Walks:
     """Cut every walk of ``ds`` into model windows (see `prepare_windows`); the first and last
-    ``trim`` frames are dropped, as in the paper's protocol."""
+    ``trim`` frames are dropped, as in the paper's protocol. ``transform(seq, item)``, when
+    given, returns a changed sequence first (robustness tests); ``options`` go to
+    `prepare_windows` (``upright``, ``common_joints``)."""
     windows, walk, persons, ids = [], [], [], []
     for it in tqdm(ds.items, desc=f"windows of {ds.name}", disable=None if progress else True, leave=False):
         seq = ds.read(it.path)
-        w = prepare_windows(seq.joints, seq.confidence, seq.layout, length, step, trim)
+        if transform is not None:
+            seq = transform(seq, it)
+        w = prepare_windows(seq.joints, seq.confidence, seq.layout, length, step, trim, **options)
         if len(w) == 0:
             continue
         walk.append(np.full(len(w), len(persons)))

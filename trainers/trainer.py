@@ -42,7 +42,7 @@ def training_walks(cfg: TrainConfig, length: int, progress: bool = True) -> tupl
     """(fit walks, validation walks, split description) for a run: the protocol's training
     walks, minus a validation split carved from them."""
     ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
-    walks = load_walks(ds, length, progress=progress)
+    walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints)
     split = holdout_split if cfg.protocol == "holdout" else people_split
     if cfg.protocol not in ("holdout", "open"):
         raise ValueError(f"protocol must be holdout or open, got {cfg.protocol!r}")
@@ -131,8 +131,12 @@ class Trainer:
             "method": self.name, "architecture": model_cfg.to_dict(),
             "hyperparameters": asdict(m),
             "input": {"joints": list(INPUT_JOINTS), "window": m.length, "fps": 30.0,
-                      "normalisation": "canonical joints; per window: first-frame SpineBase at the "
-                                       "origin, rotated about y to face -z; metres"},
+                      "upright": self.cfg.upright, "common_joints": self.cfg.common_joints,
+                      "normalisation": ("canonical joints; " + ("spine joints from hips and shoulders; "
+                                        if self.cfg.common_joints else "") + ("per walk: levelled (mean "
+                                        "torso axis along +y); " if self.cfg.upright else "") + "per window: "
+                                        "first-frame SpineBase at the origin, rotated about y to face "
+                                        "-z; metres")},
             "embedding": {"frame": 3 * m.hidden, "sequence": 3 * m.hidden * m.length},
             "training": {"command": self.command, "config": asdict(self.cfg), **split},
             "metrics": metrics,

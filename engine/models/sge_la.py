@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.skeleton import INDEX, KINECT_V1, center, face_forward, to_canonical
+from engine.skeleton import (INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
+                             upright as make_upright)
 
 ATTENTIONS = ("none", "bas", "mbas", "las")
 # The model reads the 20 joints that Kinect v1, KGBD and MSR share, in canonical names.
@@ -190,8 +191,18 @@ def to_axes(x: torch.Tensor) -> torch.Tensor:
     return x.permute(3, 0, 1, 2).contiguous()
 
 
+WINDOW_OPTIONS = ("upright", "common_joints")
+
+
+def window_options(input_meta: dict) -> dict[str, bool]:
+    """The `prepare_windows` options a checkpoint was trained with (its ``input`` metadata;
+    absent ones were off)."""
+    return {k: bool(input_meta.get(k, False)) for k in WINDOW_OPTIONS}
+
+
 def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: int,
-                    step: int | None = None, trim: int = 0) -> np.ndarray:
+                    step: int | None = None, trim: int = 0, upright: bool = False,
+                    common_joints: bool = False) -> np.ndarray:
     """Cut one sequence into model windows [N, f, 20, 3] (float32).
 
     The sequence is mapped onto the canonical joints and the 20 model joints are kept; each
@@ -199,8 +210,16 @@ def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: 
     y so that the body faces -z on average over the window (walking direction and sensor
     placement removed, body size and within-window motion kept). ``trim`` frames are dropped
     at both ends first; windows start every ``step`` frames (default: no overlap).
+    ``upright`` first levels the whole sequence (`engine.skeleton.upright`: the mean torso axis
+    becomes +y), which removes the sensor's tilt and roll. ``common_joints`` replaces the spine
+    joints by ones every sensor can make (`engine.skeleton.common_spine`), so that Kinect and
+    MediaPipe skeletons agree.
     """
     joints, conf, _ = to_canonical(joints, confidence, layout)
+    if common_joints:
+        joints = common_spine(joints)
+    if upright:
+        joints = make_upright(joints, conf)
     if trim:
         joints = joints[trim:len(joints) - trim]
     step = step or length

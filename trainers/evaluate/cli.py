@@ -7,15 +7,15 @@ import argparse
 
 
 def _run(args) -> None:
-    from trainers.evaluate import reid
-    reid.main(args.args)
+    from trainers.evaluate import reid, robustness
+    {"reid": reid, "robustness": robustness}[args.protocol].main(args.args)
 
 
 def register(sub) -> None:
     """Add the ``eval`` subcommand to the skelstream parser's subparsers."""
-    p = sub.add_parser("eval", help="evaluate checkpoints on real data (reid)",
-                       description="skelstream eval reid CHECKPOINT... [options]: see "
-                       "`skelstream eval reid --help`.")
-    p.add_argument("protocol", choices=["reid"])
+    p = sub.add_parser("eval", help="evaluate checkpoints on real data (reid, robustness)",
+                       description="skelstream eval reid CHECKPOINT... [options] | skelstream eval "
+                       "robustness CHECKPOINT [options]: see `skelstream eval reid --help`.")
+    p.add_argument("protocol", choices=["reid", "robustness"])
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_run)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from engine.checkpoint import load_gait
 from engine.embed import unit
+from engine.models.sge_la import window_options
 from trainers.evaluate.metrics import mean_average_precision, summary
 from trainers.gait_data import Walks, holdout_split, load_walks, people_split, walk_dataset
 
@@ -140,15 +141,43 @@ def open_world_split(walks: Walks, pretrain_seed: int) -> tuple[list[int], list[
     return [unseen[w] for w in gallery], [unseen[w] for w in probe]
 
 
+def load_encoders(spec: str, device: str = "cpu") -> tuple[list, dict]:
+    """The gait encoders of ``spec``: one checkpoint, or several joined by ``+`` whose encodings
+    are concatenated (the paper's "Rev. Rec. Plus": reverse reconstruction + prediction +
+    sorting). Joined checkpoints must share window, normalisation and data split.
+    Returns (models, metadata of the first)."""
+    loaded = [load_gait(part, device=device) for part in spec.split("+")]
+    meta = loaded[0][1]
+    for part, (_, m) in zip(spec.split("+")[1:], loaded[1:]):
+        for key, a, b in (("input", meta["input"], m["input"]), ("split", _split_of(meta), _split_of(m))):
+            if a != b:
+                raise ValueError(f"{part}: its {key} differs from {spec.split('+')[0]}'s; "
+                                 f"checkpoints joined with + must share it")
+    return [model for model, _ in loaded], meta
+
+
+def _split_of(meta: dict) -> tuple:
+    t = meta["training"]
+    return t["dataset"], t["protocol"], int(t["split_seed"]), t.get("limit_people", 0)
+
+
+def encode_all(models: list, windows: np.ndarray) -> dict[str, np.ndarray]:
+    """`encode` with every model; frame encodings concatenated (attention of the first)."""
+    encs = [encode(m, windows) for m in models]
+    frames = np.concatenate([e["frames"] for e in encs], axis=2)
+    return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": encs[0]["attention"]}
+
+
 def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, data_root: str = "",
              device: str = "cpu", out_dir: str | None = None) -> dict:
-    """Evaluate one checkpoint on the protocol it was pretrained for (from its metadata)."""
-    model, meta = load_gait(checkpoint, device=device)
+    """Evaluate one checkpoint (or ``A+B+C``, see `load_encoders`) on the protocol it was
+    pretrained for (from its metadata)."""
+    models, meta = load_encoders(checkpoint, device)
     train = meta["training"]
     trained_on = train.get("root", "")
     root = data_root or (trained_on if trained_on and Path(trained_on).is_dir() else "")
     ds = walk_dataset(train["dataset"], root, train.get("limit_people", 0))
-    walks = load_walks(ds, meta["input"]["window"])
+    walks = load_walks(ds, meta["input"]["window"], **window_options(meta["input"]))
     seed = int(train["split_seed"])
     if train["protocol"] == "holdout":
         train_ids, probe_ids = holdout_split(walks, seed)
@@ -157,9 +186,9 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     seen = set(train.get("held_out", [])) if train["protocol"] == "holdout" else None
     if seen is not None and not {walks.walk_id[w] for w in probe_ids} <= seen:
         raise ValueError(f"{checkpoint}: its pretraining saw some of the probe walks of split {seed}")
-    enc = encode(model, walks.windows)
+    enc = encode_all(models, walks.windows)
     res = {"checkpoint": str(checkpoint), "protocol": train["protocol"], "split_seed": seed,
-           "method": meta["hyperparameters"],
+           "method": meta["hyperparameters"], "encoders": len(models),
            **evaluate_split(enc, walks, train_ids, probe_ids, recognition and train["protocol"] == "holdout",
                             rn_epochs)}
     if out_dir:
@@ -179,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="skelstream eval reid", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
-                   help="one or more gait checkpoints (one per split); mean and spread are reported")
+                   help="one or more gait checkpoints (one per split; mean and spread are reported); "
+                        "A+B+C concatenates the encodings of several checkpoints of one split "
+                        "(Rev. Rec. Plus: rev_rec+prediction+sorting)")
     p.add_argument("--no-recognition", action="store_true", help="gallery matching only")
     p.add_argument("--rn-epochs", type=int, default=30, help="epochs of the recognition network")
     p.add_argument("--data-root", default="", help="dataset root (default: the extracted shared archive)")
