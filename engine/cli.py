@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from engine.datasets import FORMATS, open_dataset, read_file, write_csv, write_npz
 from engine.sequence import SkeletonDataError, SkeletonSequence
+from engine.stream_cli import register as register_streaming
 
 
 def _summary(seqs: list[SkeletonSequence]) -> dict:
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     s.set_defaults(func=cmd_embed)
 
+    register_streaming(sub)
     for plugin in entry_points(group="skelstream.commands"):
         plugin.load()(sub)
 
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (SkeletonDataError, FileNotFoundError, KeyError) as exc:
+    except (SkeletonDataError, FileNotFoundError, KeyError, PermissionError, ValueError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"skelstream {args.command}: error: {msg}", file=sys.stderr)
         return 2

@@ -1,0 +1,131 @@
+"""The streaming commands of ``skelstream``: ``sensor KIND``, ``record``, ``keys``, ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.bus import DEFAULT_FRAMES
+
+
+def _publisher(args):
+    from engine.bus import Publisher
+    return Publisher(args.endpoint, args.curve_secret)
+
+
+def cmd_sensor(args) -> None:
+    from engine.bus import publish
+    if args.kind == "replay":
+        from engine.sensors.replay import replay_frames
+        frames = replay_frames(args.paths, bodies=args.bodies, start=args.start, end=args.end, loop=args.loop)
+        speed = args.speed
+    elif args.kind == "synthetic":
+        from engine.sensors.synthetic import synthetic_frames
+        frames = synthetic_frames(args.walkers, args.seed, args.fps, args.seconds, args.sensor)
+        speed = args.speed
+    elif args.kind == "mediapipe":
+        from engine.sensors.mediapipe import mediapipe_frames
+        frames = mediapipe_frames(args.source, model=args.model, num_poses=args.num_poses, sensor=args.sensor,
+                                  stats_every=0 if args.quiet else 5.0)
+        speed = 0.0 if args.source.isdigit() else args.speed  # a camera paces itself
+    else:
+        from engine.sensors.kinect import kinect_frames
+        frames = kinect_frames(args.sensor)
+        speed = 0.0
+    publisher = _publisher(args)
+    print(f"publishing {args.kind} frames on {args.endpoint} (Ctrl-C stops)", flush=True)
+    publish(frames, publisher, speed=speed, progress=not args.quiet)
+
+
+def cmd_record(args) -> None:
+    from engine.recorder import record
+    print(f"recording {', '.join(args.endpoint)} to {args.output} (Ctrl-C stops)", flush=True)
+    record(args.output, args.endpoint, args.sensors, args.server_key, args.duration, args.idle)
+
+
+def cmd_keys(args) -> None:
+    from engine.bus import make_keys
+    public, secret = make_keys(args.folder, args.name)
+    print(f"public key {public} (give to subscribers: --server-key)\nsecret key {secret} "
+          "(mode 0600; the publisher's --curve-secret)")
+
+
+def cmd_bench(args) -> None:
+    from engine.bench_wire import main as bench_main
+    bench_main(args)
+
+
+def register(sub) -> None:
+    """Add the streaming subcommands to the skelstream parser's subparsers."""
+    s = sub.add_parser("sensor", help="publish skeleton frames from a sensor over ZeroMQ",
+                       description="Publish skeleton frames on a ZeroMQ PUB socket (default "
+                       f"{DEFAULT_FRAMES}). Binding beyond loopback needs --curve-secret. Ctrl-C stops.")
+    kinds = s.add_subparsers(dest="kind", required=True, metavar="KIND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--endpoint", default=DEFAULT_FRAMES, help=f"where to publish (default {DEFAULT_FRAMES})")
+    common.add_argument("--curve-secret", metavar="KEY_SECRET",
+                        help="CURVE secret key file of this publisher (needed beyond loopback)")
+    common.add_argument("--quiet", action="store_true", help="no progress lines")
+    k = kinds.add_parser("replay", parents=[common], help="recordings, skeleton files or dataset folders",
+                         description="Replay recordings (their own sensors), skeleton files (one sensor "
+                         "each, or --bodies: one sensor, one body each) and dataset folders (one sensor, "
+                         "sequences one after another), all at once, aligned at their starts.")
+    k.add_argument("paths", nargs="+", metavar="PATH")
+    k.add_argument("--speed", type=float, default=1.0, help="playback speed (1 = real time; 0 = flat out)")
+    k.add_argument("--loop", action="store_true", help="start again at the end")
+    k.add_argument("--start", type=float, help="skip the first START seconds of each input")
+    k.add_argument("--end", type=float, help="stop each input at END seconds")
+    k.add_argument("--bodies", action="store_true", help="skeleton files are bodies of one sensor 'replay'")
+    k = kinds.add_parser("synthetic", parents=[common], help="synthetic walkers (load tests, demos)",
+                         description="N distinct synthetic people walking paths in a room, with "
+                         "Kinect-like noise and dropouts, deterministic from --seed.")
+    k.add_argument("--walkers", type=int, default=3)
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--fps", type=float, default=30.0)
+    k.add_argument("--seconds", type=float, help="stop after this long (default: never)")
+    k.add_argument("--speed", type=float, default=1.0, help="1 = real time; 0 = flat out")
+    k.add_argument("--sensor", default="synthetic", help="sensor id")
+    k = kinds.add_parser("mediapipe", parents=[common], help="MediaPipe 3D pose on a video or a camera",
+                         description="MediaPipe Pose Landmarker (Tasks API) on a video file or a camera "
+                         "index; world landmarks (metres) mapped onto the canonical joints; several "
+                         "people with stable track ids. Needs a pose_landmarker .task model: --model, "
+                         "or `skelstream mediapipe-model` makes one from the mediapipe package.")
+    k.add_argument("source", help="video file, or a camera index such as 0")
+    k.add_argument("--model", help="pose_landmarker .task file (default: the one made by "
+                   "`skelstream mediapipe-model`)")
+    k.add_argument("--num-poses", type=int, default=4, help="most people per frame")
+    k.add_argument("--speed", type=float, default=1.0, help="video files: 1 = real time; 0 = flat out")
+    k.add_argument("--sensor", default="mediapipe", help="sensor id")
+    k = kinds.add_parser("kinect", parents=[common], help="Kinect v2 (Windows, Kinect SDK 2.0, pykinect2)",
+                         description="Kinect v2 bodies through pykinect2 (Windows with the Kinect for "
+                         "Windows SDK 2.0); body-frame RelativeTime as timestamps, tracking ids as "
+                         "tracks, TrackingState as confidence (1, 0.5, 0).")
+    k.add_argument("--sensor", default="kinect", help="sensor id")
+    s.set_defaults(func=cmd_sensor)
+
+    s = sub.add_parser("record", help="record published frames to a recording (.mcap)",
+                       description="Subscribe to frames and write them, byte for byte, to an MCAP "
+                       "recording. Ctrl-C, --duration or --idle stop it; the file is always left "
+                       "valid and holds every frame received.")
+    s.add_argument("output", metavar="OUT.mcap")
+    s.add_argument("--endpoint", nargs="+", default=[DEFAULT_FRAMES], help="publishers to subscribe to")
+    s.add_argument("--sensors", nargs="+", help="only these sensor ids (default all)")
+    s.add_argument("--server-key", help="the publisher's CURVE public key file, if it uses CURVE")
+    s.add_argument("--duration", type=float, help="stop after this many seconds")
+    s.add_argument("--idle", type=float, help="stop after this many seconds without a frame")
+    s.set_defaults(func=cmd_record)
+
+    s = sub.add_parser("keys", help="make a CURVE key pair for publishing beyond loopback",
+                       description="Write NAME.key (public) and NAME.key_secret (mode 0600) to FOLDER.")
+    s.add_argument("folder")
+    s.add_argument("--name", default="server")
+    s.set_defaults(func=cmd_keys)
+
+    s = sub.add_parser("bench", help="benchmarks (wire)",
+                       description="wire: publisher -> subscriber on loopback (tcp, ipc), at 6 bodies "
+                       "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload.")
+    s.add_argument("what", choices=["wire"])
+    s.add_argument("--seconds", type=float, default=5.0, help="length of the 30 Hz runs")
+    s.add_argument("--messages", type=int, default=50_000, help="messages of the flat-out runs")
+    s.add_argument("--bodies", type=int, default=6)
+    s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    s.set_defaults(func=cmd_bench)
