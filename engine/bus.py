@@ -99,15 +99,17 @@ class Stats:
 
 
 class Publisher:
-    """A PUB socket publishing frames; assigns each sensor's sequence numbers and ``t_pub``."""
+    """A PUB socket (XPUB, to see subscribers arrive) publishing frames; assigns each sensor's
+    sequence numbers and ``t_pub``."""
 
     def __init__(self, endpoint: str = DEFAULT_FRAMES, secret_key: str | Path | None = None,
                  hwm: int = HWM, context: zmq.Context | None = None):
         check_endpoint(endpoint, secret_key is not None)
         self.endpoint = endpoint
-        self.socket = (context or zmq.Context.instance()).socket(zmq.PUB)
+        self.socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         self.socket.setsockopt(zmq.SNDHWM, hwm)
         self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscriber's subscription, not only the first
         if secret_key is not None:
             public, private = _load_key(secret_key, secret=True)
             self.socket.curve_secretkey, self.socket.curve_publickey = private, public
@@ -119,6 +121,20 @@ class Publisher:
             raise OSError(f"cannot publish on {endpoint}: {exc}") from None
         self._seq: Counter = Counter()
         self.sent = 0
+        self.subscriptions = 0
+
+    def wait_for_subscribers(self, n: int = 1, timeout: float | None = None) -> bool:
+        """Block until ``n`` subscriptions arrived (so a replay loses no first frames), or
+        ``timeout`` seconds passed; True when they did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.subscriptions < n:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if self.socket.poll(None if left is None else int(left * 1000) + 1, zmq.POLLIN):
+                msg = self.socket.recv()
+                self.subscriptions += 1 if msg[:1] == b"\x01" else 0
+        return True
 
     def send(self, frame: Frame) -> Frame:
         """Publish ``frame`` with the next sequence number of its sensor; never blocks."""
@@ -197,17 +213,23 @@ class Subscriber:
         self.close()
 
 
-def paced(frames: Iterable[Frame], speed: float = 1.0) -> Iterator[Frame]:
-    """``frames`` released at their own timestamps (``speed`` times faster; 0 = flat out)."""
-    start = t0 = None
-    for frame in frames:
+def paced(timeline: Iterable[tuple[float, Frame]], speed: float = 1.0) -> Iterator[Frame]:
+    """Frames of ``(clock, frame)`` pairs released at their clock times (seconds; ``speed``
+    times faster; 0 = flat out)."""
+    start = c0 = None
+    for clock, frame in timeline:
         if speed > 0:
             if start is None:
-                start, t0 = time.monotonic(), frame.t
-            delay = start + (frame.t - t0) / speed - time.monotonic()
+                start, c0 = time.monotonic(), clock
+            delay = start + (clock - c0) / speed - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
         yield frame
+
+
+def timeline(frames: Iterable[Frame]) -> Iterator[tuple[float, Frame]]:
+    """``(frame.t, frame)``: pace frames by their own timestamps."""
+    return ((f.t, f) for f in frames)
 
 
 @contextmanager
@@ -226,10 +248,11 @@ def stop_signals(event: threading.Event | None = None) -> Iterator[threading.Eve
             signal.signal(sig, handler)
 
 
-def publish(frames: Iterable[Frame], publisher: Publisher, speed: float = 1.0,
+def publish(frames: Iterable[tuple[float, Frame]], publisher: Publisher, speed: float = 1.0,
             progress: bool = True, stop: threading.Event | None = None) -> int:
-    """The publishing loop every adapter shares: pace, publish, stop cleanly on Ctrl-C,
-    SIGTERM or ``stop`` (the socket is closed, nothing hangs). Returns the frames published."""
+    """The publishing loop every adapter shares: pace ``(clock, frame)`` pairs (see `paced`),
+    publish, stop cleanly on Ctrl-C, SIGTERM or ``stop`` (the socket is closed, nothing
+    hangs). Returns the number of frames published."""
     count = 0
     last_report = time.monotonic()
     with stop_signals(stop) as stopping:

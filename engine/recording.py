@@ -134,6 +134,14 @@ def sequence_frames(sensor: str, seqs: list[SkeletonSequence]) -> Iterator[Frame
                     seqs[0].fps)
 
 
+def decode_recorded(path: Path, log_time: float, parts: list[bytes]) -> Frame:
+    """Decode a stored message; a damaged one raises SkeletonDataError naming file and time."""
+    try:
+        return decode_frame(parts)
+    except WireError as exc:
+        raise SkeletonDataError(f"{path}: frame at {log_time:.6f} s: {exc}") from None
+
+
 class Recording:
     """Read a recording: its sensors, frames (with seek by time) and per-track sequences."""
 
@@ -251,10 +259,7 @@ class Recording:
                sensors: Iterable[str] | None = None) -> Iterator[Frame]:
         """Decoded frames; arguments as for `messages`. A damaged message raises SkeletonDataError."""
         for log_time, parts in self.messages(start, end, sensors):
-            try:
-                yield decode_frame(parts)
-            except WireError as exc:
-                raise SkeletonDataError(f"{self.path}: frame at {log_time:.6f} s: {exc}") from None
+            yield decode_recorded(self.path, log_time, parts)
 
     def sequences(self) -> list[SkeletonSequence]:
         """One SkeletonSequence per (sensor, track), in sensor then track order.

@@ -13,25 +13,28 @@ def _publisher(args):
 
 
 def cmd_sensor(args) -> None:
-    from engine.bus import publish
+    from engine.bus import publish, timeline
     if args.kind == "replay":
-        from engine.sensors.replay import replay_frames
-        frames = replay_frames(args.paths, bodies=args.bodies, start=args.start, end=args.end, loop=args.loop)
+        from engine.sensors.replay import replay_timeline
+        frames = replay_timeline(args.paths, bodies=args.bodies, start=args.start, end=args.end, loop=args.loop)
         speed = args.speed
     elif args.kind == "synthetic":
         from engine.sensors.synthetic import synthetic_frames
-        frames = synthetic_frames(args.walkers, args.seed, args.fps, args.seconds, args.sensor)
+        frames = timeline(synthetic_frames(args.walkers, args.seed, args.fps, args.seconds, args.sensor))
         speed = args.speed
     elif args.kind == "mediapipe":
         from engine.sensors.mediapipe import mediapipe_frames
-        frames = mediapipe_frames(args.source, model=args.model, num_poses=args.num_poses, sensor=args.sensor,
-                                  stats_every=0 if args.quiet else 5.0)
+        frames = timeline(mediapipe_frames(args.source, model=args.model, num_poses=args.num_poses, sensor=args.sensor,
+                                  stats_every=0 if args.quiet else 5.0))
         speed = 0.0 if args.source.isdigit() else args.speed  # a camera paces itself
     else:
         from engine.sensors.kinect import kinect_frames
-        frames = kinect_frames(args.sensor)
+        frames = timeline(kinect_frames(args.sensor))
         speed = 0.0
     publisher = _publisher(args)
+    if args.wait:
+        print(f"waiting for {args.wait} subscriber(s) on {args.endpoint}", flush=True)
+        publisher.wait_for_subscribers(args.wait)
     print(f"publishing {args.kind} frames on {args.endpoint} (Ctrl-C stops)", flush=True)
     publish(frames, publisher, speed=speed, progress=not args.quiet)
 
@@ -65,6 +68,8 @@ def register(sub) -> None:
     common.add_argument("--curve-secret", metavar="KEY_SECRET",
                         help="CURVE secret key file of this publisher (needed beyond loopback)")
     common.add_argument("--quiet", action="store_true", help="no progress lines")
+    common.add_argument("--wait", type=int, default=0, metavar="N",
+                        help="wait for N subscribers before publishing (so none misses the start)")
     k = kinds.add_parser("replay", parents=[common], help="recordings, skeleton files or dataset folders",
                          description="Replay recordings (their own sensors), skeleton files (one sensor "
                          "each, or --bodies: one sensor, one body each) and dataset folders (one sensor, "

@@ -121,7 +121,9 @@ def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tm
     common = [f"data_root={kgbd_root}", "epochs=1", *SMALL]
     run_main(["sge_la", f"out={tmp_path / 'rev'}", *common])
     run_main(["sge_la", f"out={tmp_path / 'sort'}", "method.pretext=sorting", *common])
-    run_main(["sge_la", f"out={tmp_path / 'lvl'}", "upright=true", "common_joints=true", *common])
+    # fine-tuned from the first model's weights onto levelled input
+    run_main(["sge_la", f"out={tmp_path / 'lvl'}", "upright=true", "common_joints=true",
+              f"init={tmp_path / 'rev' / 'best'}", *common])
     plus = reid.evaluate(f"{tmp_path / 'rev' / 'best'}+{tmp_path / 'sort' / 'best'}", recognition=False)
     alone = reid.evaluate(str(tmp_path / "rev" / "best"), recognition=False)
     assert plus["encoders"] == 2 and plus["matching"]["per_window"]["probes"] == alone["matching"]["per_window"]["probes"]
@@ -130,6 +132,10 @@ def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tm
         reid.load_encoders(f"{tmp_path / 'rev' / 'best'}+{tmp_path / 'lvl' / 'best'}")
     meta = load_gait(tmp_path / "lvl" / "best")[1]
     assert meta["input"]["upright"] and meta["input"]["common_joints"]
+    assert meta["training"]["config"]["init"].endswith("best")
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        run_main(["sge_la", f"out={tmp_path / 'bad'}", f"init={tmp_path / 'rev' / 'best'}", "method.hidden=16",
+                  *[a for a in common if not a.startswith("method.hidden")]])
     # levelled input: a tilted or turned sensor gives the same figures as the recorded walks
     res = robustness.evaluate(str(tmp_path / "lvl" / "best"), ["reference", "yaw90", "pitch20"])["conditions"]
     for name in ("yaw90", "pitch20"):

@@ -1,14 +1,16 @@
 """Replay adapter: frames from recordings, skeleton files and dataset folders, as if live.
 
-- A recording (.mcap) replays its own sensors, frame for frame.
+- A recording (.mcap) replays its own sensors, frame for frame, paced by the time each frame
+  was logged (so several sensors keep their relative timing).
 - Any other file (NPZ, CSV, KGBD, MSR, NW-UCLA, NTU) is a sensor named after the file; with
   ``bodies=True`` all such files are bodies (tracks) of one sensor ``replay`` instead.
 - A dataset folder is a sensor named after the folder whose sequences follow one another
   (1 s apart), each a new track.
 
-Several inputs play at once, aligned at their starts. Times restart from 0 at each input's
-first frame; ``start``/``end`` cut every input (seconds); ``loop`` repeats the whole set with
-times that keep increasing.
+Frames keep their own timestamps (``t``). Several inputs play at once, aligned at their
+starts: the replay clock of each input starts at 0 at its first frame; ``start``/``end`` cut
+every input on that clock (seconds); ``loop`` repeats the whole set, adding the elapsed time
+to the frames' timestamps so they keep increasing.
 """
 
 from __future__ import annotations
@@ -21,41 +23,37 @@ from typing import Iterator
 import numpy as np
 
 from engine.datasets import open_dataset, read_file
-from engine.recording import Recording, sequence_frames
+from engine.recording import Recording, decode_recorded, sequence_frames
 from engine.sequence import SkeletonSequence
 from engine.wire import Frame
 
 GAP = 1.0  # seconds between consecutive sequences of a dataset folder
 
 
-def _shifted(frames: Iterator[Frame], offset: float) -> Iterator[Frame]:
-    for f in frames:
-        f.t += offset
-        yield f
+Timeline = Iterator[tuple[float, Frame]]  # (replay clock in seconds, frame)
 
 
-def _recording(path: Path) -> Iterator[Frame]:
+def _recording(path: Path) -> Timeline:
     with Recording(path) as rec:
         t0 = rec.start
-        yield from _shifted(rec.frames(), -t0)
+        for log_time, parts in rec.messages():
+            yield log_time - t0, decode_recorded(path, log_time, parts)
 
 
-def _sequences(sensor: str, seqs: list[SkeletonSequence]) -> Iterator[Frame]:
+def _sequences(sensor: str, seqs: list[SkeletonSequence]) -> Timeline:
     t0 = min(float(s.timestamps[0]) for s in seqs)
-    yield from _shifted(sequence_frames(sensor, seqs), -t0)
+    for f in sequence_frames(sensor, seqs):
+        yield f.t - t0, f
 
 
-def _folder(path: Path) -> Iterator[Frame]:
+def _folder(path: Path) -> Timeline:
     ds = open_dataset(path)
-    offset, k = 0.0, 0
+    offset = 0.0
     for track, item in enumerate(ds.items):
         seq = ds.read(item.path)
         for f in sequence_frames(path.name, [seq]):
-            f.t = f.t - float(seq.timestamps[0]) + offset
             f.tracks = np.array([track], np.int64)
-            f.seq = k
-            k += 1
-            yield f
+            yield f.t - float(seq.timestamps[0]) + offset, f
         offset += float(seq.timestamps[-1] - seq.timestamps[0]) + GAP
 
 
@@ -82,17 +80,17 @@ def _sources(paths: list[Path], bodies: bool) -> list[Iterator[Frame]]:
     return streams
 
 
-def _cut(frames: Iterator[Frame], start: float | None, end: float | None) -> Iterator[Frame]:
-    for f in frames:
-        if end is not None and f.t >= end:
+def _cut(timeline: Timeline, start: float | None, end: float | None) -> Timeline:
+    for clock, f in timeline:
+        if end is not None and clock >= end:
             return
-        if start is None or f.t >= start:
-            yield f
+        if start is None or clock >= start:
+            yield clock - (start or 0.0), f
 
 
-def replay_frames(paths: list[str | Path], bodies: bool = False, start: float | None = None,
-                  end: float | None = None, loop: bool = False) -> Iterator[Frame]:
-    """Frames of all ``paths`` merged in time order (see the module docstring)."""
+def replay_timeline(paths: list[str | Path], bodies: bool = False, start: float | None = None,
+                    end: float | None = None, loop: bool = False) -> Timeline:
+    """``(clock, frame)`` of all ``paths`` merged in clock order (see the module docstring)."""
     paths = [Path(p) for p in paths]
     for p in paths:
         if not p.exists():
@@ -101,10 +99,15 @@ def replay_frames(paths: list[str | Path], bodies: bool = False, start: float | 
     for _ in itertools.count() if loop else range(1):
         last = None
         streams = [_cut(s, start, end) for s in _sources(paths, bodies)]
-        for frame in heapq.merge(*streams, key=lambda f: f.t):
-            frame.t += offset - (start or 0.0)
-            last = frame
-            yield frame
+        for clock, frame in heapq.merge(*streams, key=lambda cf: cf[0]):
+            frame.t += offset
+            last = (clock + offset, frame)
+            yield last
         if last is None:
             raise ValueError(f"{', '.join(map(str, paths))}: no frames between {start} and {end} s")
-        offset = last.t + 1.0 / last.fps
+        offset = last[0] + 1.0 / last[1].fps
+
+
+def replay_frames(paths: list[str | Path], **options) -> Iterator[Frame]:
+    """The frames of `replay_timeline` (same options), without the clock."""
+    return (frame for _, frame in replay_timeline(paths, **options))
