@@ -264,7 +264,9 @@ class Recording:
     def sequences(self) -> list[SkeletonSequence]:
         """One SkeletonSequence per (sensor, track), in sensor then track order.
 
-        Metadata is the sensor's and the track's, plus ``sensor`` and ``track``.
+        Metadata is the sensor's and the track's, plus ``sensor`` and ``track``. When a
+        sensor's clock went backwards (its publisher restarted during a live recording), each
+        run of increasing times is a sequence of its own, numbered in ``part``.
         """
         bodies: dict[tuple[str, int], list] = defaultdict(list)
         layouts, rates = {}, {}
@@ -278,7 +280,10 @@ class Recording:
             meta = self.sensors.get(sensor, {}) | self._track_meta.get((sensor, track), {})
             meta |= {"sensor": sensor, "track": str(track)}
             meta.setdefault("source", str(self.path))
-            out.append(SkeletonSequence(
-                np.stack([r[1] for r in rows]), np.stack([r[2] for r in rows]),
-                np.array([r[0] for r in rows]), layouts[sensor], rates[sensor], meta))
+            times = np.array([r[0] for r in rows])
+            cuts = [0, *(np.flatnonzero(np.diff(times) <= 0) + 1), len(rows)]
+            for part, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+                out.append(SkeletonSequence(
+                    np.stack([r[1] for r in rows[a:b]]), np.stack([r[2] for r in rows[a:b]]), times[a:b],
+                    layouts[sensor], rates[sensor], meta | ({"part": str(part)} if len(cuts) > 2 else {})))
         return out

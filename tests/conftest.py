@@ -8,19 +8,32 @@ from pathlib import Path
 
 import pytest
 
-from engine.datasets.cache import archive_path, extract
+from engine.datasets.cache import archive_path, extract, shared_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _missing(exc: Exception) -> None:
+    if os.environ.get("SKELSTREAM_REQUIRE_DATA") == "1":
+        pytest.fail(f"real data required (SKELSTREAM_REQUIRE_DATA=1) but missing: {exc}")
+    pytest.skip(f"realdata test: ../shared/data file absent: {exc}")
 
 
 def _dataset(name: str) -> Path:
     try:
         archive_path(name)
     except FileNotFoundError as exc:
-        if os.environ.get("SKELSTREAM_REQUIRE_DATA") == "1":
-            pytest.fail(f"real data required (SKELSTREAM_REQUIRE_DATA=1) but missing: {exc}")
-        pytest.skip(f"realdata test: ../shared/data archive absent: {exc}")
+        _missing(exc)
     return extract(name, progress=False)
+
+
+@pytest.fixture(scope="session")
+def walk_video() -> Path:
+    """The shared video of people walking (sports2d_walk_demo.mp4)."""
+    path = shared_data_dir() / "sports2d_walk_demo.mp4"
+    if not path.is_file():
+        _missing(FileNotFoundError(f"{path}: video not found"))
+    return path
 
 
 @pytest.fixture(scope="session")
