@@ -52,6 +52,11 @@ def cmd_keys(args) -> None:
           "(mode 0600; the publisher's --curve-secret)")
 
 
+def cmd_mediapipe_model(args) -> None:
+    from engine.sensors.pose_model import make_pose_task
+    print(f"wrote {make_pose_task(args.output)}")
+
+
 def cmd_bench(args) -> None:
     from engine.bench_wire import main as bench_main
     bench_main(args)
@@ -124,6 +129,14 @@ def register(sub) -> None:
     s.add_argument("folder")
     s.add_argument("--name", default="server")
     s.set_defaults(func=cmd_keys)
+
+    from engine.sensors.pose_model import DEFAULT_TASK
+    s = sub.add_parser("mediapipe-model", help="make MediaPipe's pose_landmarker .task offline",
+                       description="Build the Tasks-API pose model bundle (pose_landmarker_full.task) "
+                       "from the networks inside the installed mediapipe 0.10.21 package; nothing is "
+                       "downloaded. `skelstream sensor mediapipe` does this itself on first use.")
+    s.add_argument("-o", "--output", default=str(DEFAULT_TASK), help=f"where (default {DEFAULT_TASK})")
+    s.set_defaults(func=cmd_mediapipe_model)
 
     s = sub.add_parser("bench", help="benchmarks (wire)",
                        description="wire: publisher -> subscriber on loopback (tcp, ipc), at 6 bodies "
