@@ -262,3 +262,16 @@ def test_beyond_loopback_needs_curve_and_curve_works(tmp_path):
     pub.close()
     with pytest.raises(ValueError, match="secret"):
         Publisher(f"tcp://0.0.0.0:{next(_port)}", secret_key=public)
+
+
+def test_replay_command_publishes_a_cut_and_exits_by_itself():
+    ep = endpoint()
+    sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep, "--wait", "1",
+                  "--speed", "4", "--start", "1", "--end", "3")
+    with Subscriber(ep) as sub:
+        frames = []
+        while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 100:
+            frames.append(f)
+    assert sensor.wait(20) == 0
+    assert len(frames) == 60 and frames[0].t == pytest.approx(1.0) and sub.stats.gaps == 0
+    assert "60 frames published" in sensor.stdout.read()
