@@ -232,7 +232,7 @@ def test_ctrl_c_stops_sensor_and_recorder_cleanly_after_a_publisher_crash(tmp_pa
     assert recorder.wait(10) == 0, recorder.stdout.read()
     log = recorder.stdout.read()
     with Recording(out) as rec:
-        assert not rec.truncated and rec.frame_count() > 30
+        assert not rec.truncated and rec.frame_count() >= 10
         n = rec.frame_count()
     assert f"{n} frames" in log
     info = subprocess.run([sys.executable, "-m", "engine.cli", "info", str(out)], cwd=REPO,

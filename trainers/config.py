@@ -31,6 +31,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bfloat16 autocast on CUDA
     out: str = "runs/run"
+    init: str = ""  # start from this checkpoint's weights (fine-tuning); same architecture
     method: dict = field(default_factory=dict)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
@@ -72,10 +73,21 @@ class Trainer:
         self.main = self.rank == 0
         seed_everything(cfg.seed)
         self.method = method_cls(method_cfg).to(self.device)
+        if cfg.init:
+            self._init_from(cfg.init)
         self.net = (DistributedDataParallel(self.method) if self.distributed else self.method)
         self.optimizer = torch.optim.Adam(self.method.parameters(), lr=cfg.lr)
         self.out = Path(cfg.out)
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
+
+    def _init_from(self, path: str) -> None:
+        """Load a checkpoint's weights (safetensors) before training: fine-tuning."""
+        base = Path(path).with_suffix("")
+        state = {k: v.float() for k, v in load_file(str(base.with_suffix(".safetensors"))).items()}
+        missing, unexpected = self.method.load_state_dict(state, strict=False)
+        if unexpected or any(k.startswith("model.") for k in missing):
+            raise ValueError(f"init={path}: its weights do not fit this {self.name} config "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
     def _losses(self, windows: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
         amp = self.cfg.amp and self.device.type == "cuda"

@@ -149,11 +149,15 @@ def load_encoders(spec: str, device: str = "cpu") -> tuple[list, dict]:
     loaded = [load_gait(part, device=device) for part in spec.split("+")]
     meta = loaded[0][1]
     for part, (_, m) in zip(spec.split("+")[1:], loaded[1:]):
-        for key, a, b in (("input", meta["input"], m["input"]), ("split", _split_of(meta), _split_of(m))):
+        for key, a, b in (("input", _input_of(meta), _input_of(m)), ("split", _split_of(meta), _split_of(m))):
             if a != b:
                 raise ValueError(f"{part}: its {key} differs from {spec.split('+')[0]}'s; "
                                  f"checkpoints joined with + must share it")
     return [model for model, _ in loaded], meta
+
+
+def _input_of(meta: dict) -> tuple:
+    return meta["input"]["window"], tuple(meta["input"]["joints"]), tuple(window_options(meta["input"]).items())
 
 
 def _split_of(meta: dict) -> tuple:
