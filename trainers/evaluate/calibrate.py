@@ -1,0 +1,127 @@
+"""Calibrate the open-set threshold of a gait checkpoint on held-out training walks.
+
+The data are the checkpoint's own training walks, split as its training run split them: the
+walks it fitted on are the gallery (enrolled from whole walks, as ``skelstream enroll`` does),
+the validation walks it only used for early stopping are the queries, cut into segments of
+``seconds`` (the live engine's decision unit). Test walks (the held-out probes) are never
+touched. For each query segment:
+
+- genuine score: its best similarity to its own person's enrolled walks;
+- impostor score: its best similarity to anybody else, i.e. what a stranger scores against a
+  gallery that lacks them.
+
+The threshold is the (1 - FAR) quantile of the impostor scores, so that a stranger is named
+with probability FAR; the genuine accept rate (TAR) at that threshold and the rank-1 accuracy
+of the accepted are reported. ``--write`` stores it in the checkpoint's JSON as ``identity``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from engine.checkpoint import load_gait, read_meta
+from engine.embed import unit
+from engine.models.sge_la import window_options
+from trainers.evaluate.reid import encode, walk_means
+from trainers.gait_data import holdout_split, load_walks, people_split, validation_split, walk_dataset
+
+
+def segment_means(features: np.ndarray, walk: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised means of consecutive groups of ``size`` windows within each walk:
+    (segments [S, D], walk of each segment [S]). A walk's last partial group is dropped."""
+    segs, owner = [], []
+    for w in np.unique(walk):
+        rows = np.flatnonzero(walk == w)
+        for s in range(0, len(rows) - size + 1, size):
+            segs.append(unit(unit(features[rows[s:s + size]]).mean(0)))
+            owner.append(w)
+    return np.asarray(segs), np.asarray(owner)
+
+
+def calibrate(checkpoint: str, far: float = 0.01, seconds: float = 3.0, data_root: str = "",
+              device: str = "cpu") -> tuple[dict, dict]:
+    """(the ``identity`` block, the raw genuine and impostor scores)."""
+    model, meta = load_gait(checkpoint, device=device)
+    train = meta["training"]
+    length = int(meta["input"]["window"])
+    ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
+    walks = load_walks(ds, length, **window_options(meta["input"]))
+    seed = int(train["split_seed"])
+    train_ids = (holdout_split(walks, seed) if train["protocol"] == "holdout" else people_split(walks, seed))[0]
+    pool = walks.subset(train_ids)
+    fit_ids, val_ids = validation_split(pool, seed, float(train["config"].get("val_fraction", 0.1)))
+    gal, qry = pool.subset(fit_ids), pool.subset(val_ids)
+    g_emb = walk_means(encode(model, gal.windows)["sequence"], gal.walk, len(fit_ids))
+    g_person = np.asarray(gal.walk_person)
+    size = max(1, round(seconds * float(meta["input"].get("fps", 30.0)) / length))
+    q_emb, q_walk = segment_means(encode(model, qry.windows)["sequence"], qry.walk, size)
+    q_person = np.asarray(qry.walk_person)[q_walk]
+    sims = q_emb @ g_emb.T
+    own = g_person[None, :] == q_person[:, None]
+    genuine = np.where(own, sims, -np.inf).max(1)
+    impostor = np.where(own, -np.inf, sims).max(1)
+    keep = np.isfinite(genuine)  # people whose every training walk went to validation have no gallery
+    genuine, impostor, q_person = genuine[keep], impostor[keep], q_person[keep]
+    threshold = float(np.quantile(impostor, 1 - far))
+    accepted = genuine >= threshold
+    named = np.asarray(g_person)[sims[keep].argmax(1)]
+    block = {
+        "threshold": round(threshold, 5), "far": far, "tar": round(float(accepted.mean()), 4),
+        "rank1_of_accepted": round(float((named[accepted] == q_person[accepted]).mean()), 4) if accepted.any() else 0.0,
+        "query_seconds": seconds, "queries": int(keep.sum()), "query_walks": len(val_ids),
+        "gallery_walks": len(fit_ids), "people": len(set(g_person)),
+        "data": f"{train['dataset']} {train['protocol']} split {seed}: validation walks of the training data "
+                "(queries) against the fitted training walks (gallery); no test walk",
+    }
+    return block, {"genuine": genuine, "impostor": impostor}
+
+
+def plot(scores: dict, block: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bins = np.linspace(min(scores["impostor"].min(), scores["genuine"].min()), 1, 60)
+    ax.hist(scores["impostor"], bins, alpha=0.6, label="impostor (best other person)", density=True)
+    ax.hist(scores["genuine"], bins, alpha=0.6, label="genuine (own enrollments)", density=True)
+    ax.axvline(block["threshold"], color="k", ls="--",
+               label=f"threshold {block['threshold']:.3f}: FAR {block['far']:.0%}, TAR {block['tar']:.0%}")
+    ax.set_xlabel(f"cosine similarity of a {block['query_seconds']:g} s query")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="skelstream eval calibrate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="gait checkpoint without suffix")
+    p.add_argument("--far", type=float, default=0.01, help="false-accept rate to calibrate for (default 0.01)")
+    p.add_argument("--seconds", type=float, default=3.0, help="length of a query segment (default 3 s)")
+    p.add_argument("--data-root", default="")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--write", action="store_true", help="store the result in the checkpoint's JSON")
+    p.add_argument("-o", "--out", help="folder for calibration.json and scores.png")
+    args = p.parse_args(argv)
+    block, scores = calibrate(args.checkpoint, args.far, args.seconds, args.data_root, args.device)
+    print(json.dumps(block, indent=2))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "calibration.json").write_text(json.dumps(block, indent=2))
+        plot(scores, block, out / "scores.png")
+    if args.write:
+        path = Path(args.checkpoint).with_suffix(".json")
+        meta = read_meta(args.checkpoint)
+        path.write_text(json.dumps(meta | {"identity": block}, indent=2))
+        print(f"wrote the threshold into {path}")
+
+
+if __name__ == "__main__":
+    main()
