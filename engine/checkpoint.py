@@ -4,6 +4,7 @@ training data and command, metrics, git commit). Nothing is unpickled."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -33,6 +34,15 @@ def save(path: str | Path, module: torch.nn.Module, meta: dict) -> Path:
     return base
 
 
+def fingerprint(path: str | Path) -> str:
+    """A short hash of a checkpoint's weights file: enrollments remember which weights made them."""
+    digest = hashlib.sha256()
+    with open(Path(path).with_suffix(".safetensors"), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
 def read_meta(path: str | Path) -> dict:
     """The JSON metadata of a checkpoint (path with or without suffix)."""
     base = Path(path).with_suffix("")
@@ -44,15 +54,21 @@ def read_meta(path: str | Path) -> dict:
 
 def load_gait(path: str | Path | None = None, device: str = "cpu"):
     """The SGE-LA gait encoder of a checkpoint (default: the bundled one), in eval mode,
-    with its metadata: ``(model, meta)``."""
+    with its metadata: ``(model, meta)``. ``model.whitening`` is the checkpoint's
+    `engine.embed.Whitening` (tensors ``whiten.mean``/``whiten.proj``) or None."""
+    from engine.embed import Whitening
     from engine.models.sge_la import SGELA, SGEConfig
 
     base = Path(path).with_suffix("") if path else DEFAULT_GAIT
     meta = read_meta(base)
+    meta.setdefault("name", base.name)
+    meta["fingerprint"] = fingerprint(base)
     if meta.get("method") != "sge_la":
         raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not a gait encoder (sge_la)")
     model = SGELA(SGEConfig(**meta["architecture"]))
     weights = load_file(str(base.with_suffix(".safetensors")), device=device)
     enc = {k.removeprefix("model."): v.float() for k, v in weights.items() if k.startswith("model.")}
     model.load_state_dict(enc)
+    model.whitening = (Whitening(weights["whiten.mean"].float().cpu().numpy(), weights["whiten.proj"].float().cpu().numpy())
+                       if "whiten.mean" in weights else None)
     return model.to(device).eval(), meta

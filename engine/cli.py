@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from engine.datasets import FORMATS, open_dataset, read_file, write_csv, write_npz
 from engine.sequence import SkeletonDataError, SkeletonSequence
+from engine.gallery_cli import register as register_gallery
 from engine.stream_cli import register as register_streaming
 
 
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_embed)
 
     register_streaming(sub)
+    register_gallery(sub)
     for plugin in entry_points(group="skelstream.commands"):
         plugin.load()(sub)
 

@@ -17,10 +17,10 @@ CARD = """# {name}: SGE-LA / CAGE gait encoder
 - Method: SGE-LA with {attention} attention, pretext {pretext}, LCL {lcl} (seed 000); architecture
   {arch}.
 - Input: windows of {window} frames of the 20 Kinect v1 joints (canonical names), any layout mapped
-  onto the canonical joints; per window: first-frame SpineBase at the origin, rotated about y to
-  face -z; metres.
-- Output: sequence-level encoding of {seq_dim} values per window (skeleton-level {frame_dim}); the
-  embedding of a sequence is the L2-normalised mean of its L2-normalised window encodings.
+  onto the canonical joints; {normalisation}.
+- Output: sequence-level encoding of {seq_dim} values per window (skeleton-level {frame_dim});
+  {whitening}; the embedding of a sequence is the L2-normalised mean of its window features.
+- Open-set threshold: {identity}
 - Training data: {dataset}, protocol {protocol} (split seed {split}): {train_walks} training walks,
   {held} walks held out (never seen in pretraining), {val} validation walks for early stopping.
   No labels were used.
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     src, dst = Path(args.checkpoint), Path(args.out)
     meta = read_meta(src)
     weights = {k: v.to(torch.float16) for k, v in load_file(str(src.with_suffix(".safetensors"))).items()
-               if k.startswith("model.")}
+               if k.startswith(("model.", "whiten."))}
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(dst.with_suffix(".safetensors")))
     meta = dict(meta, name=dst.name, exported_from=str(src), weights_dtype="float16")
@@ -69,7 +69,14 @@ def main(argv: list[str] | None = None) -> None:
         held=train["held_out_walks"], val=train["validation_walks"], command=train["command"],
         val_loss=meta["metrics"]["val_loss"],
         best_epoch=meta["metrics"].get("epoch"), size=dst.with_suffix(".safetensors").stat().st_size / 1e6,
-        commit=meta.get("git_commit", "unknown")[:10], results=results))
+        commit=meta.get("git_commit", "unknown")[:10], results=results,
+        normalisation=meta["input"]["normalisation"],
+        whitening=(f"whitened to {meta['embedding']['whitening']['dims']} dimensions (PCA fitted on "
+                   f"{meta['embedding']['whitening']['fitted_on']})" if "whitening" in meta["embedding"]
+                   else "L2-normalised"),
+        identity=(f"{meta['identity']['threshold']} (false-accept rate {meta['identity']['far']:.0%}, genuine "
+                  f"accept rate {meta['identity']['tar']:.0%} on {meta['identity']['query_seconds']:g} s queries; "
+                  f"{meta['identity']['data']})" if "identity" in meta else "not calibrated")))
     print(f"exported {src} -> {dst}.safetensors/.json/.md")
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.checkpoint import load_gait, read_meta
-from engine.embed import unit
+from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode, walk_means
 from trainers.gait_data import holdout_split, load_walks, people_split, validation_split, walk_dataset
@@ -55,10 +55,10 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: float = 3.0, data_roo
     pool = walks.subset(train_ids)
     fit_ids, val_ids = validation_split(pool, seed, float(train["config"].get("val_fraction", 0.1)))
     gal, qry = pool.subset(fit_ids), pool.subset(val_ids)
-    g_emb = walk_means(encode(model, gal.windows)["sequence"], gal.walk, len(fit_ids))
+    g_emb = walk_means(window_features(model, encode(model, gal.windows)["sequence"]), gal.walk, len(fit_ids))
     g_person = np.asarray(gal.walk_person)
     size = max(1, round(seconds * float(meta["input"].get("fps", 30.0)) / length))
-    q_emb, q_walk = segment_means(encode(model, qry.windows)["sequence"], qry.walk, size)
+    q_emb, q_walk = segment_means(window_features(model, encode(model, qry.windows)["sequence"]), qry.walk, size)
     q_person = np.asarray(qry.walk_person)[q_walk]
     sims = q_emb @ g_emb.T
     own = g_person[None, :] == q_person[:, None]

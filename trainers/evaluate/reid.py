@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from engine.checkpoint import load_gait
-from engine.embed import unit
+from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.metrics import mean_average_precision, summary
 from trainers.gait_data import Walks, holdout_split, load_walks, people_split, walk_dataset
@@ -107,13 +107,13 @@ def evaluate_split(enc: dict, walks: Walks, train_ids: list[int], probe_ids: lis
     """All scores of one split, given the encodings of every window of ``walks``."""
     gal, prb = walks.subset(train_ids), walks.subset(probe_ids)
     g_rows, p_rows = walks.rows(train_ids), walks.rows(probe_ids)
-    seq = enc["sequence"]
-    g_walk = walk_means(seq[g_rows], gal.walk, len(train_ids))
+    seq, feat = enc["sequence"], enc["matching"]
+    g_walk = walk_means(feat[g_rows], gal.walk, len(train_ids))
     g_person, p_person = np.asarray(gal.walk_person), np.asarray(prb.walk_person)
     out = {"gallery_walks": len(train_ids), "probe_walks": len(probe_ids), "people": len(set(p_person)),
            "matching": {
-               "per_window": gallery_matching(seq[p_rows], prb.person, g_walk, g_person),
-               "per_walk": gallery_matching(walk_means(seq[p_rows], prb.walk, len(probe_ids)), p_person,
+               "per_window": gallery_matching(feat[p_rows], prb.person, g_walk, g_person),
+               "per_walk": gallery_matching(walk_means(feat[p_rows], prb.walk, len(probe_ids)), p_person,
                                             g_walk, g_person)}}
     if recognition:
         classes = np.unique(g_person)
@@ -166,10 +166,14 @@ def _split_of(meta: dict) -> tuple:
 
 
 def encode_all(models: list, windows: np.ndarray) -> dict[str, np.ndarray]:
-    """`encode` with every model; frame encodings concatenated (attention of the first)."""
+    """`encode` with every model; frame encodings concatenated (attention of the first), and
+    ``matching``: each model's matching features (`window_features`: whitened when it has a
+    whitening) concatenated and L2-normalised."""
     encs = [encode(m, windows) for m in models]
     frames = np.concatenate([e["frames"] for e in encs], axis=2)
-    return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": encs[0]["attention"]}
+    matching = unit(np.concatenate([window_features(m, e["sequence"]) for m, e in zip(models, encs)], axis=1))
+    return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": encs[0]["attention"],
+            "matching": matching}
 
 
 def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, data_root: str = "",
@@ -193,6 +197,7 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     enc = encode_all(models, walks.windows)
     res = {"checkpoint": str(checkpoint), "protocol": train["protocol"], "split_seed": seed,
            "method": meta["hyperparameters"], "encoders": len(models),
+           "whitened": [0 if m.whitening is None else int(m.whitening.proj.shape[1]) for m in models],
            **evaluate_split(enc, walks, train_ids, probe_ids, recognition and train["protocol"] == "holdout",
                             rn_epochs)}
     if out_dir:
@@ -202,8 +207,8 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
         (out / "reid.json").write_text(json.dumps(res, indent=2))
         attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
         prb, gal = walks.subset(probe_ids), walks.subset(train_ids)
-        probe_seq = enc["sequence"][walks.rows(probe_ids)]
-        cmc_png(probe_seq, prb, enc["sequence"][walks.rows(train_ids)], gal, out / "cmc.png")
+        probe_seq = enc["matching"][walks.rows(probe_ids)]
+        cmc_png(probe_seq, prb, enc["matching"][walks.rows(train_ids)], gal, out / "cmc.png")
         tsne_png(probe_seq, prb.person, out / "tsne.png")
     return res
 

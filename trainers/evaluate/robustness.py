@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.checkpoint import load_gait
+from engine.embed import window_features
 from engine.sequence import SkeletonSequence
 from engine.models.sge_la import window_options
 from engine.skeleton import KINECT_V2, common_spine, to_canonical
@@ -92,7 +93,7 @@ def evaluate(checkpoint: str, conditions: list[str], upright: bool | None = None
     gallery_ids, probe_ids = (holdout_split(walks, seed) if train["protocol"] == "holdout"
                               else open_world_split(walks, seed))
     gal = walks.subset(gallery_ids)
-    g_walk = walk_means(encode(model, gal.windows)["sequence"], gal.walk, len(gallery_ids))
+    g_walk = walk_means(window_features(model, encode(model, gal.windows)["sequence"]), gal.walk, len(gallery_ids))
     g_person = np.asarray(gal.walk_person)
     probe_set = {walks.walk_id[w] for w in probe_ids}
     probe_items = [it for it in ds.items
@@ -102,7 +103,7 @@ def evaluate(checkpoint: str, conditions: list[str], upright: bool | None = None
            "conditions": {}}
     for name in conditions:
         prb = load_walks(probe_ds, length, transform=CONDITIONS[name], **options)
-        seq = encode(model, prb.windows)["sequence"]
+        seq = window_features(model, encode(model, prb.windows)["sequence"])
         p_person = np.asarray(prb.walk_person)
         out["conditions"][name] = {
             "per_window": gallery_matching(seq, prb.person, g_walk, g_person),

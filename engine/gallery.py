@@ -1,0 +1,223 @@
+"""The gallery of enrolled people: SQLite (WAL, versioned schema, file mode 0600).
+
+It holds biometric data, so the file is created private (0600) and everything about a person
+is deleted with them. Tables:
+
+- ``people``: id, unique name, created (unix seconds);
+- ``enrollments``: one per enrolled sequence: its person, the gait embedding (float32 bytes,
+  L2-normalised), the checkpoint it belongs to (name and fingerprint of the weights), the
+  source (file, or ``live:<sensor>/<track>``), created, and optionally the skeleton it came from
+  (canonical joints float32 [T, 25, 3], confidence [T, 25], timestamps [T]) so it can be
+  re-encoded when the checkpoint changes;
+- ``meta``: the schema version.
+
+An enrollment of a person is one transaction: a process killed midway leaves no partial person.
+Nothing is pickled: arrays are raw little-endian bytes with their shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from engine.sequence import SkeletonSequence
+from engine.skeleton import KINECT_V2
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS people (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS enrollments (
+    id INTEGER PRIMARY KEY,
+    person INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    checkpoint TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    embedding BLOB NOT NULL, dim INTEGER NOT NULL,
+    source TEXT NOT NULL, created REAL NOT NULL,
+    frames INTEGER, joints BLOB, confidence BLOB, timestamps BLOB);
+CREATE INDEX IF NOT EXISTS enrollments_person ON enrollments(person);
+"""
+
+
+class GalleryError(ValueError):
+    """A gallery operation that cannot be done (unknown person, name taken, wrong file)."""
+
+
+@dataclass
+class Enrollment:
+    """One enrolled sequence to store: its embedding and where it came from."""
+
+    embedding: np.ndarray
+    source: str
+    skeleton: SkeletonSequence | None = None  # kept for re-encoding when given
+
+
+@dataclass
+class Person:
+    name: str
+    enrollments: int
+    created: float
+    checkpoints: list[str]
+
+
+class Gallery:
+    """An open gallery file; ``Gallery(path)`` creates it (mode 0600) when missing."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"{self.path}: no gallery here")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise GalleryError(f"{self.path}: not a skelstream gallery ({exc})") from None
+        for side in ("-wal", "-shm"):  # SQLite's side files hold the same data
+            p = Path(str(self.path) + side)
+            if p.exists():
+                os.chmod(p, 0o600)
+        version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if version is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) != SCHEMA_VERSION:
+            raise GalleryError(f"{self.path}: gallery schema {version[0]}, this skelstream reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Gallery":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _person_id(self, name: str) -> int:
+        row = self.db.execute("SELECT id FROM people WHERE name=?", (name,)).fetchone()
+        if row is None:
+            raise GalleryError(f"{self.path}: nobody called {name!r} is enrolled")
+        return int(row[0])
+
+    def enroll(self, name: str, items: Iterable[Enrollment], checkpoint: str, fingerprint: str) -> int:
+        """Add ``items`` to person ``name`` (created if new), all or nothing; returns how many."""
+        name = name.strip()
+        if not name:
+            raise GalleryError("a person needs a non-empty name")
+        items = list(items)
+        if not items:
+            raise GalleryError(f"nothing to enroll for {name!r}")
+        now = time.time()
+        with _transaction(self.db):
+            row = self.db.execute("SELECT id FROM people WHERE name=?", (name,)).fetchone()
+            pid = row[0] if row else self.db.execute("INSERT INTO people (name, created) VALUES (?, ?)",
+                                                     (name, now)).lastrowid
+            for it in items:
+                emb = np.ascontiguousarray(it.embedding, "<f4").ravel()
+                sk = it.skeleton.canonical() if it.skeleton is not None else None
+                self.db.execute(
+                    "INSERT INTO enrollments (person, checkpoint, fingerprint, embedding, dim, source, created, "
+                    "frames, joints, confidence, timestamps) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (pid, checkpoint, fingerprint, emb.tobytes(), len(emb), it.source, now,
+                     None if sk is None else len(sk),
+                     None if sk is None else np.ascontiguousarray(sk.joints, "<f4").tobytes(),
+                     None if sk is None else np.ascontiguousarray(sk.confidence, "<f4").tobytes(),
+                     None if sk is None else np.ascontiguousarray(sk.timestamps, "<f8").tobytes()))
+        return len(items)
+
+    def people(self) -> list[Person]:
+        rows = self.db.execute(
+            "SELECT p.name, COUNT(e.id), p.created, GROUP_CONCAT(DISTINCT e.checkpoint) FROM people p "
+            "LEFT JOIN enrollments e ON e.person = p.id GROUP BY p.id ORDER BY p.name").fetchall()
+        return [Person(n, c, t, (cks or "").split(",") if cks else []) for n, c, t, cks in rows]
+
+    def rename(self, old: str, new: str) -> None:
+        pid = self._person_id(old)
+        try:
+            self.db.execute("UPDATE people SET name=? WHERE id=?", (new.strip(), pid))
+        except sqlite3.IntegrityError:
+            raise GalleryError(f"{self.path}: {new!r} is already enrolled") from None
+
+    def remove(self, name: str) -> int:
+        """Delete a person and all their enrollments and skeletons; returns enrollments removed."""
+        pid = self._person_id(name)
+        with _transaction(self.db):
+            n = self.db.execute("DELETE FROM enrollments WHERE person=?", (pid,)).rowcount
+            self.db.execute("DELETE FROM people WHERE id=?", (pid,))
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy left in the WAL file
+        self.db.execute("VACUUM")  # nor in free pages
+        return n
+
+    def embeddings(self, fingerprint: str) -> tuple[list[str], np.ndarray]:
+        """(person name per enrollment, embeddings [N, D]) made with the checkpoint ``fingerprint``."""
+        rows = self.db.execute(
+            "SELECT p.name, e.embedding FROM enrollments e JOIN people p ON p.id = e.person "
+            "WHERE e.fingerprint=? ORDER BY e.id", (fingerprint,)).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], "<f4") for r in rows])
+
+    def stale(self, fingerprint: str) -> list[tuple[str, str, bool]]:
+        """Enrollments of another checkpoint: (name, source, has its skeleton)."""
+        return [(n, s, bool(k)) for n, s, k in self.db.execute(
+            "SELECT p.name, e.source, e.frames IS NOT NULL FROM enrollments e JOIN people p ON p.id = e.person "
+            "WHERE e.fingerprint<>? ORDER BY e.id", (fingerprint,))]
+
+    def reencode(self, embed: Callable[[SkeletonSequence], np.ndarray], checkpoint: str, fingerprint: str) -> tuple[int, int]:
+        """Re-encode stale enrollments from their stored skeletons with ``embed``;
+        returns (re-encoded, left flagged because no skeleton was stored)."""
+        rows = self.db.execute("SELECT id, frames, joints, confidence, timestamps FROM enrollments "
+                               "WHERE fingerprint<>?", (fingerprint,)).fetchall()
+        done = 0
+        with _transaction(self.db):
+            for eid, t, j, c, ts in rows:
+                if t is None:
+                    continue
+                seq = SkeletonSequence(np.frombuffer(j, "<f4").reshape(t, 25, 3).copy(),
+                                       np.frombuffer(c, "<f4").reshape(t, 25).copy(),
+                                       np.frombuffer(ts, "<f8").copy(), KINECT_V2, 30.0)
+                emb = np.ascontiguousarray(embed(seq), "<f4").ravel()
+                self.db.execute("UPDATE enrollments SET embedding=?, dim=?, checkpoint=?, fingerprint=? WHERE id=?",
+                                (emb.tobytes(), len(emb), checkpoint, fingerprint, eid))
+                done += 1
+        return done, len(rows) - done
+
+    def export(self, path: str | Path) -> Path:
+        """Everything stored, as JSON (names, sources, times, checkpoints, embeddings); mode 0600."""
+        out = []
+        for p in self.people():
+            rows = self.db.execute(
+                "SELECT e.checkpoint, e.fingerprint, e.source, e.created, e.embedding, e.frames FROM enrollments e "
+                "JOIN people p ON p.id = e.person WHERE p.name=? ORDER BY e.id", (p.name,)).fetchall()
+            out.append({"name": p.name, "created": p.created, "enrollments": [
+                {"checkpoint": ck, "fingerprint": fp, "source": src, "created": t, "skeleton_frames": fr,
+                 "embedding": np.frombuffer(e, "<f4").round(6).tolist()} for ck, fp, src, t, e, fr in rows]})
+        path = Path(path)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"schema": SCHEMA_VERSION, "people": out}, fh, indent=1)
+        return path
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, *_):
+        self.db.execute("ROLLBACK" if kind else "COMMIT")

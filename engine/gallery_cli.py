@@ -1,0 +1,141 @@
+"""Gallery commands of ``skelstream``: ``enroll``, ``identify``, ``gallery list|rename|remove|export|reencode``."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+DEFAULT_GALLERY = Path(os.environ.get("SKELSTREAM_GALLERY",
+                                      Path.home() / ".local" / "share" / "skelstream" / "gallery.db"))
+
+
+def _encoder(args):
+    from engine.checkpoint import load_gait
+    return load_gait(args.checkpoint, device=args.device)
+
+
+def _sequences(paths: list[str]):
+    """(file as given, sequence) for every sequence of every input."""
+    from engine.datasets import read_file
+    for path in paths:
+        for seq in read_file(Path(path)):
+            yield path, seq
+
+
+def cmd_enroll(args) -> None:
+    from engine.embed import gait_embedding
+    from engine.gallery import Enrollment, Gallery
+    model, meta = _encoder(args)
+    items = []
+    for path, seq in _sequences(args.inputs):
+        emb, _ = gait_embedding(model, meta, seq)
+        track = seq.meta.get("track")
+        items.append(Enrollment(emb, f"{path}#{track}" if track is not None else path,
+                                None if args.no_skeleton else seq))
+    with Gallery(args.gallery) as g:
+        n = g.enroll(args.name, items, meta["name"], meta["fingerprint"])
+    print(f"enrolled {args.name!r}: {n} sequence(s) into {args.gallery} (checkpoint {meta['name']})")
+
+
+def cmd_identify(args) -> None:
+    from engine.embed import gait_embedding
+    from engine.gallery import Gallery
+    from engine.identity import identify, threshold_of
+    model, meta = _encoder(args)
+    threshold = args.threshold if args.threshold is not None else threshold_of(meta)
+    with Gallery(args.gallery, create=False) as g:
+        names, emb = g.embeddings(meta["fingerprint"])
+        stale = g.stale(meta["fingerprint"])
+    if stale:
+        print(f"warning: {len(stale)} enrollment(s) belong to another checkpoint and are not used; run "
+              f"`skelstream gallery reencode --gallery {args.gallery}`")
+    results = []
+    for path in args.inputs:
+        tracks = []
+        for _, seq in _sequences([path]):
+            e, windows = gait_embedding(model, meta, seq)
+            m = identify(e, names, emb, threshold, args.top)
+            tracks.append((len(windows), seq.meta.get("track"), m))
+        _, _, best = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file
+        row = {"file": path, **best.to_dict()}
+        if len(tracks) > 1:
+            row["tracks"] = [{"track": tr, **m.to_dict()} for _, tr, m in tracks]
+        results.append(row)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        top = ", ".join(f"{t['name']} {t['score']:.3f}" for t in r["top"])
+        print(f"{r['file']}: {r['decision']} ({r['score']:.3f}; threshold {threshold:.3f}; top: {top})")
+
+
+def cmd_gallery(args) -> None:
+    from engine.gallery import Gallery
+    wanted = {"list": (0, 0), "rename": (2, 2), "remove": (1, 99), "export": (1, 1), "reencode": (0, 0)}
+    lo, hi = wanted[args.action]
+    if not lo <= len(args.names) <= hi:
+        raise ValueError(f"gallery {args.action} takes {lo if lo == hi else f'{lo} or more'} argument(s), "
+                         f"got {len(args.names)}")
+    with Gallery(args.gallery, create=False) as g:
+        if args.action == "list":
+            people = g.people()
+            for p in people:
+                when = datetime.fromtimestamp(p.created).strftime("%Y-%m-%d %H:%M")
+                print(f"{p.name:<24} {p.enrollments:>3} enrollment(s)  since {when}  checkpoint {', '.join(p.checkpoints)}")
+            print(f"{len(people)} people in {args.gallery}")
+        elif args.action == "rename":
+            g.rename(args.names[0], args.names[1])
+            print(f"renamed {args.names[0]!r} to {args.names[1]!r}")
+        elif args.action == "remove":
+            for name in args.names:
+                print(f"removed {name!r} and {g.remove(name)} enrollment(s) with their skeletons")
+        elif args.action == "export":
+            print(f"wrote {g.export(args.names[0])} (mode 0600: it holds biometric data)")
+        else:
+            from engine.embed import gait_embedding
+            model, meta = _encoder(args)
+            done, flagged = g.reencode(lambda seq: gait_embedding(model, meta, seq)[0], meta["name"],
+                                       meta["fingerprint"])
+            print(f"re-encoded {done} enrollment(s) with {meta['name']}; {flagged} without a stored skeleton "
+                  "stay flagged (enroll those people again)")
+
+
+def register(sub) -> None:
+    """Add the gallery commands to the skelstream parser's subparsers."""
+    def common(p, checkpoint: bool = True):
+        p.add_argument("--gallery", default=str(DEFAULT_GALLERY),
+                       help=f"gallery file (default {DEFAULT_GALLERY}, or $SKELSTREAM_GALLERY)")
+        if checkpoint:
+            p.add_argument("--checkpoint", help="gait checkpoint without suffix (default: the bundled one)")
+            p.add_argument("--device", default="cpu")
+
+    s = sub.add_parser("enroll", help="enroll a person into the gallery from skeleton files",
+                       description="Add a person (or more sequences of one) to the gallery: one gait embedding "
+                       "per sequence of each FILE (any supported input). The skeletons are stored too, so "
+                       "the enrollment can be re-encoded when the checkpoint changes (--no-skeleton: not).")
+    s.add_argument("inputs", nargs="+", metavar="FILE")
+    s.add_argument("--name", required=True)
+    s.add_argument("--no-skeleton", action="store_true", help="store embeddings only")
+    common(s)
+    s.set_defaults(func=cmd_enroll)
+
+    s = sub.add_parser("identify", help="who walks in these files (open set)",
+                       description="For each FILE: the enrolled person whose enrollments best match its gait "
+                       "(cosine), or 'unknown' when the best score is under the checkpoint's calibrated "
+                       "threshold. --json prints a list of {file, decision, score, top: [{name, score}]}.")
+    s.add_argument("inputs", nargs="+", metavar="FILE")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--threshold", type=float, help="override the checkpoint's threshold")
+    s.add_argument("--top", type=int, default=5, help="how many people to list")
+    common(s)
+    s.set_defaults(func=cmd_identify)
+
+    s = sub.add_parser("gallery", help="list, rename, remove or export enrolled people",
+                       description="list | rename OLD NEW | remove NAME... | export OUT.json | reencode "
+                       "(re-encode enrollments of another checkpoint from their stored skeletons).")
+    s.add_argument("action", choices=["list", "rename", "remove", "export", "reencode"])
+    s.add_argument("names", nargs="*", metavar="ARG")
+    common(s)
+    s.set_defaults(func=cmd_gallery)

@@ -1,0 +1,130 @@
+"""Gallery (SQLite, private, atomic, deletable), open-set identification, whitening."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from engine.embed import Whitening, unit
+from engine.gallery import Enrollment, Gallery, GalleryError
+from engine.identity import UNKNOWN, identify
+from engine.sensors.synthetic import walkers
+
+
+def emb(seed: int, dim: int = 8) -> np.ndarray:
+    return unit(np.random.default_rng(seed).normal(size=dim)).astype(np.float32)
+
+
+def test_gallery_is_private_and_people_can_be_listed_renamed_and_removed_for_good(tmp_path):
+    path = tmp_path / "g.db"
+    with Gallery(path) as g:
+        assert path.stat().st_mode & 0o777 == 0o600
+        g.enroll("Ada Lovelace", [Enrollment(emb(1), "a.npz"), Enrollment(emb(2), "b.npz")], "ck", "f1")
+        g.enroll("Alan", [Enrollment(emb(3), "c.npz")], "ck", "f1")
+        g.enroll("Alan", [Enrollment(emb(4), "d.npz")], "ck", "f1")
+        assert [(p.name, p.enrollments) for p in g.people()] == [("Ada Lovelace", 2), ("Alan", 2)]
+        g.rename("Alan", "Alan Turing")
+        with pytest.raises(GalleryError, match="already enrolled"):
+            g.rename("Alan Turing", "Ada Lovelace")
+        with pytest.raises(GalleryError, match="nobody called"):
+            g.remove("Grace")
+        names, e = g.embeddings("f1")
+        assert names == ["Ada Lovelace", "Ada Lovelace", "Alan Turing", "Alan Turing"] and e.shape == (4, 8)
+        assert g.remove("Ada Lovelace") == 2
+        assert [p.name for p in g.people()] == ["Alan Turing"]
+        out = g.export(tmp_path / "export.json")
+        assert out.stat().st_mode & 0o777 == 0o600 and "Alan Turing" in out.read_text()
+    for f in tmp_path.glob("g.db*"):  # no copy of the removed person's name or embedding is left
+        assert f.stat().st_mode & 0o777 == 0o600
+        raw = f.read_bytes()
+        assert b"Ada Lovelace" not in raw and emb(1).tobytes() not in raw
+
+
+def test_a_failed_enrollment_leaves_no_partial_person_and_bad_files_are_named(tmp_path):
+    path = tmp_path / "g.db"
+    with Gallery(path) as g:
+        class Bad:
+            def __array__(self, *a, **k):
+                raise RuntimeError("encoder crashed")
+        with pytest.raises(RuntimeError):
+            g.enroll("Eve", [Enrollment(emb(1), "a"), Enrollment(Bad(), "b")], "ck", "f1")
+        assert g.people() == []
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(GalleryError, match="junk.db: not a skelstream gallery"):
+        Gallery(tmp_path / "junk.db")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(GalleryError, match="schema 99"):
+        Gallery(path)
+    with pytest.raises(FileNotFoundError):
+        Gallery(tmp_path / "none.db", create=False)
+
+
+KILLED = """
+import sys, time
+import numpy as np
+from engine.gallery import Enrollment, Gallery
+class Slow:
+    def __array__(self, *a, **k):
+        print("inside", flush=True)
+        time.sleep(60)
+g = Gallery(sys.argv[1])
+g.enroll("Bob", [Enrollment(np.ones(4, np.float32), "x")], "ck", "f1")
+g.enroll("Mallory", [Enrollment(np.ones(4, np.float32), "y"), Enrollment(Slow(), "z")], "ck", "f1")
+"""
+
+
+def test_a_process_killed_mid_enrollment_leaves_the_gallery_intact(tmp_path):
+    path = tmp_path / "g.db"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "inside"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    with Gallery(path) as g:
+        assert [(p.name, p.enrollments) for p in g.people()] == [("Bob", 1)]
+
+
+def test_reencode_from_stored_skeletons_and_flag_the_rest(tmp_path):
+    seqs = walkers(2, 2.0, seed=3)
+    with Gallery(tmp_path / "g.db") as g:
+        g.enroll("A", [Enrollment(emb(1), "a", seqs[0])], "old", "f-old")
+        g.enroll("B", [Enrollment(emb(2), "b")], "old", "f-old")
+        assert len(g.stale("f-new")) == 2
+        done, flagged = g.reencode(lambda s: np.full(3, float(len(s)), np.float32), "new", "f-new")
+        assert (done, flagged) == (1, 1)
+        names, e = g.embeddings("f-new")
+        assert names == ["A"] and e.tolist() == [[60.0, 60.0, 60.0]]
+        assert g.stale("f-new") == [("B", "b", False)]
+
+
+def test_open_set_decision_and_top_k():
+    names = ["a", "a", "b", "c"]
+    e = np.stack([emb(1), emb(2), emb(3), emb(4)])
+    m = identify(emb(2), names, e, threshold=0.9, k=2)
+    assert m.decision == "a" and m.score == pytest.approx(1.0) and [n for n, _ in m.top] == ["a", m.top[1][0]]
+    assert len(m.top) == 2
+    stranger = identify(emb(99), names, e, threshold=0.9)
+    assert stranger.decision == UNKNOWN and stranger.score < 0.9 and len(stranger.top) == 3
+    assert identify(emb(1), [], np.zeros((0, 8)), 0.5).decision == UNKNOWN
+
+
+def test_whitening_decorrelates_and_spreads_cosines():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=64) * 10
+    x = common + rng.normal(size=(2000, 64)) * np.linspace(3, 0.1, 64)
+    raw = unit(x)
+    assert (raw[:100] @ raw[100:200].T).mean() > 0.8  # raw cosines all near 1
+    w = Whitening.fit(x, 32)
+    z = w(x) * np.sqrt(32)  # unit rows -> per-dimension scale about 1
+    assert w.proj.shape == (64, 32) and abs((w(x[:100]) @ w(x[100:200]).T).mean()) < 0.05
+    cov = np.cov((unit(x) - w.mean) @ w.proj, rowvar=False)
+    np.testing.assert_allclose(cov, np.eye(32), atol=0.05)
+    assert z.shape == (2000, 32)
