@@ -44,7 +44,8 @@ def cmd_identify(args) -> None:
     from engine.gallery import Gallery
     from engine.identity import identify, threshold_of
     model, meta = _encoder(args)
-    threshold = args.threshold if args.threshold is not None else threshold_of(meta)
+    if args.threshold is None:
+        threshold_of(meta)  # fails early, naming the fix, when the checkpoint has none
     with Gallery(args.gallery, create=False) as g:
         names, emb = g.embeddings(meta["fingerprint"])
         stale = g.stale(meta["fingerprint"])
@@ -56,19 +57,21 @@ def cmd_identify(args) -> None:
         tracks = []
         for _, seq in _sequences([path]):
             e, windows = gait_embedding(model, meta, seq)
+            seconds = float(seq.timestamps[-1] - seq.timestamps[0])
+            threshold = args.threshold if args.threshold is not None else threshold_of(meta, seconds)
             m = identify(e, names, emb, threshold, args.top)
-            tracks.append((len(windows), seq.meta.get("track"), m))
-        _, _, best = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file
-        row = {"file": path, **best.to_dict()}
+            tracks.append((len(windows), seq.meta.get("track"), m, threshold))
+        _, _, best, threshold = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file
+        row = {"file": path, **best.to_dict(), "threshold": round(threshold, 4)}
         if len(tracks) > 1:
-            row["tracks"] = [{"track": tr, **m.to_dict()} for _, tr, m in tracks]
+            row["tracks"] = [{"track": tr, **m.to_dict(), "threshold": round(t, 4)} for _, tr, m, t in tracks]
         results.append(row)
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for r in results:
         top = ", ".join(f"{t['name']} {t['score']:.3f}" for t in r["top"])
-        print(f"{r['file']}: {r['decision']} ({r['score']:.3f}; threshold {threshold:.3f}; top: {top})")
+        print(f"{r['file']}: {r['decision']} ({r['score']:.3f}; threshold {r['threshold']:.3f}; top: {top})")
 
 
 def cmd_gallery(args) -> None:

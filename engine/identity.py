@@ -49,10 +49,14 @@ def identify(query: np.ndarray, names: list[str], embeddings: np.ndarray, thresh
     return Match(name if score >= threshold else UNKNOWN, score, ranked[:k])
 
 
-def threshold_of(meta: dict) -> float:
-    """The checkpoint's calibrated threshold; a clear error when it has none."""
+def threshold_of(meta: dict, seconds: float | None = None) -> float:
+    """The checkpoint's calibrated threshold for a query of ``seconds`` of walking: that of the
+    longest calibrated length not above it (the shortest one when None or shorter); a clear
+    error when the checkpoint has none."""
     ident = meta.get("identity")
     if not ident or "threshold" not in ident:
         raise ValueError(f"checkpoint {meta.get('name', '')!r} has no calibrated threshold: run "
                          "`skelstream eval calibrate CHECKPOINT --write`, or pass --threshold")
-    return float(ident["threshold"])
+    rows = sorted(ident.get("by_seconds", []), key=lambda r: r["seconds"])
+    fitting = [r for r in rows if seconds is not None and r["seconds"] <= seconds]
+    return float(fitting[-1]["threshold"] if fitting else ident["threshold"])

@@ -128,3 +128,22 @@ def test_whitening_decorrelates_and_spreads_cosines():
     cov = np.cov((unit(x) - w.mean) @ w.proj, rowvar=False)
     np.testing.assert_allclose(cov, np.eye(32), atol=0.05)
     assert z.shape == (2000, 32)
+
+
+def test_threshold_follows_how_long_the_query_walked():
+    from engine.identity import threshold_of
+    meta = {"identity": {"threshold": 0.5, "by_seconds": [{"seconds": 2, "threshold": 0.5},
+                                                         {"seconds": 5, "threshold": 0.4},
+                                                         {"seconds": 10, "threshold": 0.3}]}}
+    assert [threshold_of(meta, s) for s in (None, 1, 2, 4.9, 5, 30)] == [0.5, 0.5, 0.5, 0.5, 0.4, 0.3]
+    with pytest.raises(ValueError, match="eval calibrate"):
+        threshold_of({"name": "x"})
+
+
+def test_segments_are_consecutive_windows_of_one_walk():
+    from trainers.evaluate.calibrate import segment_means
+    feats = np.eye(4)[[0, 0, 1, 1, 1, 2, 3]].astype(float)
+    walk = np.array([0, 0, 0, 0, 0, 1, 1])
+    segs, owner = segment_means(feats, walk, 2)
+    assert owner.tolist() == [0, 0, 1]
+    np.testing.assert_allclose(segs, [[1, 0, 0, 0], [0, 1, 0, 0], unit(np.array([0, 0, 1.0, 1]))])

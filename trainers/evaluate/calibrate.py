@@ -2,17 +2,17 @@
 
 The data are the checkpoint's own training walks, split as its training run split them: the
 walks it fitted on are the gallery (enrolled from whole walks, as ``skelstream enroll`` does),
-the validation walks it only used for early stopping are the queries, cut into segments of
-``seconds`` (the live engine's decision unit). Test walks (the held-out probes) are never
+the validation walks it only used for early stopping are the queries, cut into segments of each length
+in ``seconds`` (the live engine decides on what a track has walked so far). Test walks (the held-out probes) are never
 touched. For each query segment:
 
 - genuine score: its best similarity to its own person's enrolled walks;
 - impostor score: its best similarity to anybody else, i.e. what a stranger scores against a
   gallery that lacks them.
 
-The threshold is the (1 - FAR) quantile of the impostor scores, so that a stranger is named
-with probability FAR; the genuine accept rate (TAR) at that threshold and the rank-1 accuracy
-of the accepted are reported. ``--write`` stores it in the checkpoint's JSON as ``identity``.
+Per length, the threshold is the (1 - FAR) quantile of the impostor scores, so that a stranger
+is named with probability FAR; the genuine accept rate (TAR) at that threshold, rank-1, and the
+rank-1 accuracy of the accepted are reported. ``--write`` stores it in the checkpoint's JSON as ``identity``.
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ def segment_means(features: np.ndarray, walk: np.ndarray, size: int) -> tuple[np
     return np.asarray(segs), np.asarray(owner)
 
 
-def calibrate(checkpoint: str, far: float = 0.01, seconds: float = 3.0, data_root: str = "",
-              device: str = "cpu") -> tuple[dict, dict]:
-    """(the ``identity`` block, the raw genuine and impostor scores)."""
+def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0),
+              data_root: str = "", device: str = "cpu") -> tuple[dict, dict]:
+    """(the ``identity`` block, the genuine and impostor scores of each query length).
+
+    One threshold per query length in ``seconds`` (the longer a track has walked, the surer
+    its embedding); ``threshold`` is the one of the shortest length."""
     model, meta = load_gait(checkpoint, device=device)
     train = meta["training"]
     length = int(meta["input"]["window"])
@@ -57,44 +60,53 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: float = 3.0, data_roo
     gal, qry = pool.subset(fit_ids), pool.subset(val_ids)
     g_emb = walk_means(window_features(model, encode(model, gal.windows)["sequence"]), gal.walk, len(fit_ids))
     g_person = np.asarray(gal.walk_person)
-    size = max(1, round(seconds * float(meta["input"].get("fps", 30.0)) / length))
-    q_emb, q_walk = segment_means(window_features(model, encode(model, qry.windows)["sequence"]), qry.walk, size)
-    q_person = np.asarray(qry.walk_person)[q_walk]
-    sims = q_emb @ g_emb.T
-    own = g_person[None, :] == q_person[:, None]
-    genuine = np.where(own, sims, -np.inf).max(1)
-    impostor = np.where(own, -np.inf, sims).max(1)
-    keep = np.isfinite(genuine)  # people whose every training walk went to validation have no gallery
-    genuine, impostor, q_person = genuine[keep], impostor[keep], q_person[keep]
-    threshold = float(np.quantile(impostor, 1 - far))
-    accepted = genuine >= threshold
-    named = np.asarray(g_person)[sims[keep].argmax(1)]
+    q_feat = window_features(model, encode(model, qry.windows)["sequence"])
+    rows, scores = [], {}
+    for sec in sorted(seconds):
+        size = max(1, round(sec * float(meta["input"].get("fps", 30.0)) / length))
+        q_emb, q_walk = segment_means(q_feat, qry.walk, size)
+        q_person = np.asarray(qry.walk_person)[q_walk]
+        sims = q_emb @ g_emb.T
+        own = g_person[None, :] == q_person[:, None]
+        genuine = np.where(own, sims, -np.inf).max(1)
+        impostor = np.where(own, -np.inf, sims).max(1)
+        keep = np.isfinite(genuine)  # a person whose every training walk went to validation has no gallery
+        genuine, impostor, q_person, sims = genuine[keep], impostor[keep], q_person[keep], sims[keep]
+        threshold = float(np.quantile(impostor, 1 - far))
+        accepted = genuine >= threshold
+        named = g_person[sims.argmax(1)]
+        rows.append({"seconds": sec, "threshold": round(threshold, 5), "tar": round(float(accepted.mean()), 4),
+                     "rank1": round(float((named == q_person).mean()), 4),
+                     "rank1_of_accepted": round(float((named[accepted] == q_person[accepted]).mean()), 4)
+                     if accepted.any() else 0.0, "queries": int(keep.sum())})
+        scores[sec] = {"genuine": genuine, "impostor": impostor}
     block = {
-        "threshold": round(threshold, 5), "far": far, "tar": round(float(accepted.mean()), 4),
-        "rank1_of_accepted": round(float((named[accepted] == q_person[accepted]).mean()), 4) if accepted.any() else 0.0,
-        "query_seconds": seconds, "queries": int(keep.sum()), "query_walks": len(val_ids),
-        "gallery_walks": len(fit_ids), "people": len(set(g_person)),
+        "far": far, "threshold": rows[0]["threshold"], "query_seconds": rows[0]["seconds"], "tar": rows[0]["tar"],
+        "by_seconds": rows, "query_walks": len(val_ids), "gallery_walks": len(fit_ids), "people": len(set(g_person)),
         "data": f"{train['dataset']} {train['protocol']} split {seed}: validation walks of the training data "
                 "(queries) against the fitted training walks (gallery); no test walk",
     }
-    return block, {"genuine": genuine, "impostor": impostor}
+    return block, scores
 
 
 def plot(scores: dict, block: dict, path: Path) -> None:
+    """Genuine and impostor score histograms per query length, with the thresholds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    bins = np.linspace(min(scores["impostor"].min(), scores["genuine"].min()), 1, 60)
-    ax.hist(scores["impostor"], bins, alpha=0.6, label="impostor (best other person)", density=True)
-    ax.hist(scores["genuine"], bins, alpha=0.6, label="genuine (own enrollments)", density=True)
-    ax.axvline(block["threshold"], color="k", ls="--",
-               label=f"threshold {block['threshold']:.3f}: FAR {block['far']:.0%}, TAR {block['tar']:.0%}")
-    ax.set_xlabel(f"cosine similarity of a {block['query_seconds']:g} s query")
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, len(scores), figsize=(3.2 * len(scores), 3.2), sharey=True, squeeze=False)
+    for ax, row in zip(axes[0], block["by_seconds"]):
+        sc = scores[row["seconds"]]
+        bins = np.linspace(min(sc["impostor"].min(), sc["genuine"].min()), 1, 50)
+        ax.hist(sc["impostor"], bins, alpha=0.6, label="impostor", density=True)
+        ax.hist(sc["genuine"], bins, alpha=0.6, label="genuine", density=True)
+        ax.axvline(row["threshold"], color="k", ls="--")
+        ax.set_title(f"{row['seconds']:g} s: TAR {row['tar']:.0%} at FAR {block['far']:.0%}", fontsize=9)
+        ax.set_xlabel("cosine similarity")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -103,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="gait checkpoint without suffix")
     p.add_argument("--far", type=float, default=0.01, help="false-accept rate to calibrate for (default 0.01)")
-    p.add_argument("--seconds", type=float, default=3.0, help="length of a query segment (default 3 s)")
+    p.add_argument("--seconds", type=float, nargs="+", default=[2.0, 3.0, 5.0, 10.0],
+                   help="query lengths to calibrate, one threshold each (default 2 3 5 10 s)")
     p.add_argument("--data-root", default="")
     p.add_argument("--device", default="cpu")
     p.add_argument("--write", action="store_true", help="store the result in the checkpoint's JSON")
