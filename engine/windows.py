@@ -1,0 +1,105 @@
+"""Per-track sliding windows for the live engine.
+
+Every (sensor, track) keeps the last ``history`` seconds of its body, mapped onto the canonical
+joints. Windows for a model are cut by timestamp, not by frame count: ``frames(key, fps, n)``
+resamples the newest ``n`` instants at the model's frame rate (linear interpolation between
+the received frames), so a 15 Hz sensor, a 30 Hz one and one that dropped frames all give the
+model what it was trained on. A track unseen for ``timeout`` seconds is retired; a track id that
+comes back with an earlier timestamp (reused by the sensor, or the sensor restarted) starts a
+new history, and both are counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.skeleton import to_canonical
+from engine.wire import Frame
+
+Key = tuple[str, int]
+
+
+@dataclass
+class _Track:
+    times: list[float] = field(default_factory=list)
+    joints: list[np.ndarray] = field(default_factory=list)
+    confidence: list[np.ndarray] = field(default_factory=list)
+    seen: float = 0.0  # receive clock of the last frame
+
+
+class TrackWindows:
+    """Histories of every live track; see the module docstring."""
+
+    def __init__(self, history: float = 4.0, timeout: float = 2.0):
+        self.history, self.timeout = history, timeout
+        self.tracks: dict[Key, _Track] = {}
+        self.counts: Counter = Counter()  # frames, resets, retired
+
+    def add(self, frame: Frame, now: float) -> None:
+        """Append the bodies of ``frame`` (received at ``now``, seconds)."""
+        self.counts["frames"] += 1
+        if not len(frame.tracks):
+            return
+        joints, conf, _ = to_canonical(frame.joints, frame.confidence, frame.layout)
+        for b, track in enumerate(frame.tracks.tolist()):
+            key = (frame.sensor, track)
+            tr = self.tracks.get(key)
+            if tr is not None and tr.times and frame.t <= tr.times[-1]:
+                self.counts["resets"] += 1  # time went back: a reused id or a restarted sensor
+                tr = None
+            if tr is None:
+                tr = self.tracks[key] = _Track()
+            tr.times.append(frame.t)
+            tr.joints.append(joints[b])
+            tr.confidence.append(conf[b])
+            tr.seen = now
+            while tr.times[-1] - tr.times[0] > self.history:
+                del tr.times[0], tr.joints[0], tr.confidence[0]
+
+    def retire(self, now: float) -> list[Key]:
+        """Drop tracks unseen for ``timeout`` seconds; returns their keys."""
+        gone = [k for k, tr in self.tracks.items() if now - tr.seen > self.timeout]
+        for k in gone:
+            del self.tracks[k]
+        self.counts["retired"] += len(gone)
+        return gone
+
+    def span(self, key: Key) -> float:
+        """Seconds of history the track has."""
+        tr = self.tracks[key]
+        return tr.times[-1] - tr.times[0]
+
+    def frames(self, key: Key, fps: float, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The newest ``n`` instants of the track at ``fps`` (joints [n, 25, 3], confidence
+        [n, 25]), ending at its last frame; None while its history is shorter."""
+        tr = self.tracks[key]
+        times = np.asarray(tr.times)
+        want = times[-1] - (n - 1 - np.arange(n)) / fps
+        if want[0] < times[0] - 1e-6:
+            return None
+        hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1) if len(times) > 1 else np.zeros(n, int)
+        lo = np.maximum(hi - 1, 0)
+        j, c = np.stack(tr.joints), np.stack(tr.confidence)
+        span = times[hi] - times[lo]
+        w = np.where(span > 0, (want - times[lo]) / np.where(span > 0, span, 1), 0.0)[:, None, None]
+        exact = np.isclose(times[hi], want)  # on a received frame: take it as is
+        w = np.where(exact[:, None, None], 1.0, np.clip(w, 0, 1))
+        joints = (1 - w) * j[lo] + w * j[hi]
+        conf = np.minimum(c[lo], c[hi])
+        return joints.astype(np.float32), np.where(exact[:, None], c[hi], conf).astype(np.float32)
+
+    def ready(self, fps: float, n: int) -> tuple[list[Key], np.ndarray, np.ndarray]:
+        """All tracks with enough history: (keys, joints [K, n, 25, 3], confidence [K, n, 25])."""
+        keys, js, cs = [], [], []
+        for key in self.tracks:
+            got = self.frames(key, fps, n)
+            if got is not None:
+                keys.append(key)
+                js.append(got[0])
+                cs.append(got[1])
+        if not keys:
+            return [], np.zeros((0, n, 25, 3), np.float32), np.zeros((0, n, 25), np.float32)
+        return keys, np.stack(js), np.stack(cs)
