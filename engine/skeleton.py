@@ -310,26 +310,32 @@ def common_spine(joints: np.ndarray) -> np.ndarray:
 
 
 def upright(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
-    """Rotate canonical ``joints [T, 25, 3]`` so that the mean torso axis (SpineBase to
-    SpineShoulder, over all frames) points along +y.
+    """Rotate canonical ``joints [..., T, 25, 3]`` so that the mean torso axis (SpineBase to
+    SpineShoulder, over the T frames) points along +y; leading dimensions are a batch.
 
     This removes the sensor's tilt and roll (a Kinect on a shelf looking down, a phone held
-    crooked): the person's average lean is taken as vertical. One rotation for the whole
-    sequence, about the origin, so motion within it is kept. Frames missing either joint
-    are ignored; a sequence without any torso is returned unchanged.
+    crooked): the person's average lean is taken as vertical. One rotation per sequence, about
+    the origin, so motion within it is kept. Frames missing either joint are ignored; a
+    sequence without any torso (or an upside-down one) is returned unchanged.
     """
     a, b = INDEX["SpineBase"], INDEX["SpineShoulder"]
-    axis = joints[:, b] - joints[:, a]
-    ok = np.linalg.norm(axis, axis=-1) > 1e-6
+    axis = (joints[..., b, :] - joints[..., a, :]).astype(np.float64)
+    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+    ok = norm[..., 0] > 1e-6
     if confidence is not None:
-        ok &= (confidence[:, a] > 0) & (confidence[:, b] > 0)
-    if not ok.any():
-        return joints
-    mean = (axis[ok] / np.linalg.norm(axis[ok], axis=-1, keepdims=True)).mean(0)
-    if np.linalg.norm(mean) < 1e-6:
-        return joints
-    rot = rotation_between(mean.astype(np.float64), np.array([0.0, 1.0, 0.0])).astype(joints.dtype)
-    return joints @ rot.T
+        ok &= (confidence[..., a] > 0) & (confidence[..., b] > 0)
+    mean = np.where(ok[..., None], axis / np.maximum(norm, 1e-12), 0.0).sum(-2)
+    mean /= np.maximum(np.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
+    # Rodrigues from mean to +y, batched: R = I + [v]x + [v]x^2 / (1 + c), v = mean x y, c = mean . y
+    v = np.stack([-mean[..., 2], np.zeros_like(mean[..., 0]), mean[..., 0]], -1)
+    c = mean[..., 1]
+    k = np.zeros(mean.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 0] = -v[..., 2], v[..., 1], v[..., 2]
+    k[..., 1, 2], k[..., 2, 0], k[..., 2, 1] = -v[..., 0], -v[..., 1], v[..., 0]
+    usable = (c > -1 + 1e-6) & ok.any(-1)
+    rot = np.eye(3) + k + k @ k / np.where(usable, 1 + c, 1.0)[..., None, None]
+    rot = np.where(usable[..., None, None], rot, np.eye(3)).astype(joints.dtype)
+    return np.einsum("...ij,...tkj->...tki", rot, joints)
 
 
 def body_size(joints: np.ndarray, confidence: np.ndarray | None = None) -> float:

@@ -161,3 +161,22 @@ def test_windows_from_a_mediapipe_layout():
     # SpineBase is derived as the hip midpoint, as the walker's pelvis is: limbs agree exactly
     for k in (5, 13, 18):  # ElbowLeft, KneeLeft, AnkleRight in the Kinect v1 order
         np.testing.assert_allclose(w[:, :, k], ref[:, :, k], atol=1e-5)
+
+
+def test_batched_last_windows_equal_the_per_sequence_preparation():
+    from engine.models.sge_la import prepare_last_windows
+    from engine.skeleton import rotation_between
+
+    rng = np.random.default_rng(0)
+    contexts, confs = [], []
+    for k in range(3):
+        walker = Walker.random(rng)
+        j = np.stack([walker.pose(t) for t in np.arange(0, 1, 1 / 30)]).astype(np.float32)
+        tilt = rotation_between(np.array([0.0, 1.0, 0.0]), rng.normal(size=3) * 0.2 + [0, 1, 0]).astype(np.float32)
+        contexts.append(j @ tilt.T)
+        confs.append(np.ones(j.shape[:2], np.float32))
+    joints, conf = np.stack(contexts), np.stack(confs)
+    for opts in ({}, {"upright": True, "common_joints": True}):
+        batch = prepare_last_windows(joints, conf, 6, **opts)
+        for k in range(3):
+            np.testing.assert_allclose(batch[k], prepare_windows(joints[k], conf[k], KINECT_V2, 6, **opts)[-1], atol=1e-5)

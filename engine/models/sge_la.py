@@ -186,6 +186,20 @@ class SGELA(nn.Module):
         return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att}
 
 
+def prepare_last_windows(joints: np.ndarray, confidence: np.ndarray, length: int, upright: bool = False,
+                         common_joints: bool = False) -> np.ndarray:
+    """The last model window of each of K canonical contexts, batched: ``joints [K, n, 25, 3]``
+    (n a multiple of ``length``), confidence [K, n, 25] -> [K, f, 20, 3]. Equal to
+    ``prepare_windows(context, ...)[-1]`` for each context, without a loop over K."""
+    if common_joints:
+        joints = common_spine(joints)
+    if upright:
+        joints = make_upright(joints, confidence)
+    w = center(joints[:, -length:], per_frame=False)
+    w = face_forward(w)
+    return np.ascontiguousarray(w[:, :, [INDEX[j] for j in INPUT_JOINTS]], np.float32)
+
+
 def to_axes(x: torch.Tensor) -> torch.Tensor:
     """[B, f, J, 3] -> [3, B, f, J]: one series per coordinate axis."""
     return x.permute(3, 0, 1, 2).contiguous()
