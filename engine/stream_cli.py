@@ -57,6 +57,14 @@ def cmd_mediapipe_model(args) -> None:
     print(f"wrote {make_pose_task(args.output)}")
 
 
+def cmd_engine(args) -> None:
+    from engine.gallery_cli import DEFAULT_GALLERY
+    from engine.server import EngineConfig, serve
+    serve(EngineConfig(frames=args.frames, results=args.results, control=args.control,
+                       gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
+                       context=args.context, evidence=args.evidence, threshold=args.threshold))
+
+
 def cmd_bench(args) -> None:
     from engine.bench_wire import main as bench_main
     bench_main(args)
@@ -129,6 +137,23 @@ def register(sub) -> None:
     s.add_argument("folder")
     s.add_argument("--name", default="server")
     s.set_defaults(func=cmd_keys)
+
+    from engine.server import DEFAULT_CONTROL, DEFAULT_RESULTS
+    s = sub.add_parser("engine", help="live identification: frames in, identities and status out",
+                       description="Subscribe to sensors, keep a window per tracked body, encode all new "
+                       "windows in one batch every hop, match each track against the gallery (open set), "
+                       "publish frames, results and status on --results, take JSON commands on --control "
+                       "(status, list, rename, remove, threshold, enroll). Ctrl-C stops.")
+    s.add_argument("--frames", nargs="+", default=[DEFAULT_FRAMES], help="sensor endpoints to subscribe to")
+    s.add_argument("--results", default=DEFAULT_RESULTS, help=f"PUB endpoint (default {DEFAULT_RESULTS})")
+    s.add_argument("--control", default=DEFAULT_CONTROL, help=f"REP endpoint (default {DEFAULT_CONTROL})")
+    s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
+    s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
+    s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    s.add_argument("--context", type=float, default=1.0, help="seconds levelled with each window")
+    s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
+    s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
+    s.set_defaults(func=cmd_engine)
 
     from engine.sensors.pose_model import DEFAULT_TASK
     s = sub.add_parser("mediapipe-model", help="make MediaPipe's pose_landmarker .task offline",

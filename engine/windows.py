@@ -91,10 +91,11 @@ class TrackWindows:
         conf = np.minimum(c[lo], c[hi])
         return joints.astype(np.float32), np.where(exact[:, None], c[hi], conf).astype(np.float32)
 
-    def ready(self, fps: float, n: int) -> tuple[list[Key], np.ndarray, np.ndarray]:
-        """All tracks with enough history: (keys, joints [K, n, 25, 3], confidence [K, n, 25])."""
+    def ready(self, fps: float, n: int, among: list[Key] | None = None) -> tuple[list[Key], np.ndarray, np.ndarray]:
+        """Tracks (all, or those ``among``) with enough history: (keys, joints [K, n, 25, 3],
+        confidence [K, n, 25])."""
         keys, js, cs = [], [], []
-        for key in self.tracks:
+        for key in self.tracks if among is None else among:
             got = self.frames(key, fps, n)
             if got is not None:
                 keys.append(key)

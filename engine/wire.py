@@ -15,6 +15,7 @@ Recordings store parts 1..3 exactly as published (see engine.recording).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import msgpack
@@ -113,3 +114,56 @@ def decode_frame(parts: list[bytes]) -> Frame:
     if not (np.isfinite(joints).all() and np.isfinite(conf).all()):
         raise WireError("non-finite", "joints or confidence hold NaN or inf")
     return Frame(sensor, seq, t, layout, np.asarray(tracks, np.int64), joints, conf, fps, t_pub)
+
+
+RESULT_TOPIC = b"result/"
+STATUS_TOPIC = b"status"
+
+
+def encode_result(sensor: str, t: float, t_pub: float, tracks: list[dict], attention: np.ndarray) -> list[bytes]:
+    """The engine's result message for one sensor: topic ``result/<sensor>``, a msgpack header
+    (v, sensor, t: the newest frame time used, t_pub: that frame's publish time, t_done: when
+    the result was made, tracks: [{track, decision, score, seconds, top: [[name, score], ...]}])
+    and the attention matrices of each track's newest gait window, float32 [K, 3, f, f]."""
+    att = np.ascontiguousarray(attention, _F32)
+    header = {"v": WIRE_VERSION, "sensor": sensor, "t": float(t), "t_pub": float(t_pub), "t_done": time.time(),
+              "tracks": tracks, "attention": list(att.shape)}
+    return [RESULT_TOPIC + sensor.encode(), msgpack.packb(header), att.tobytes()]
+
+
+def decode_result(parts: list[bytes]) -> tuple[dict, np.ndarray]:
+    """(header, attention [K, 3, f, f]) of a result message; WireError when malformed."""
+    if len(parts) != 3 or not parts[0].startswith(RESULT_TOPIC):
+        raise WireError("bad-parts", "a result has 3 parts and a result/ topic")
+    try:
+        header = msgpack.unpackb(parts[1], raw=False, strict_map_key=True)
+    except Exception as exc:
+        raise WireError("bad-header", f"result header is not msgpack ({exc})") from None
+    if not isinstance(header, dict) or header.get("v") != WIRE_VERSION:
+        raise WireError("bad-version", "result header is not a version-1 map")
+    tracks, shape = header.get("tracks"), header.get("attention")
+    if not isinstance(tracks, list) or not all(isinstance(t, dict) and {"track", "decision", "score"} <= set(t)
+                                               for t in tracks):
+        raise WireError("bad-header", "result tracks must be maps with track, decision, score")
+    if not (isinstance(shape, list) and len(shape) == 4 and shape[0] == len(tracks)
+            and all(isinstance(n, int) and n >= 0 for n in shape)
+            and len(parts[2]) == 4 * int(np.prod(shape))):
+        raise WireError("bad-payload", f"attention shape {shape!r} does not fit {len(parts[2])} bytes")
+    return header, np.frombuffer(parts[2], _F32).reshape(shape)
+
+
+def encode_status(status: dict) -> list[bytes]:
+    """The engine's status message: topic ``status``, a msgpack map."""
+    return [STATUS_TOPIC, msgpack.packb(status | {"v": WIRE_VERSION})]
+
+
+def decode_status(parts: list[bytes]) -> dict:
+    if len(parts) != 2 or parts[0] != STATUS_TOPIC:
+        raise WireError("bad-parts", "a status message has 2 parts and the status topic")
+    try:
+        status = msgpack.unpackb(parts[1], raw=False, strict_map_key=True)
+    except Exception as exc:
+        raise WireError("bad-header", f"status is not msgpack ({exc})") from None
+    if not isinstance(status, dict):
+        raise WireError("bad-header", "status is not a map")
+    return status

@@ -1,0 +1,280 @@
+"""The inference engine (``skelstream engine``): live identities from skeleton streams.
+
+- Subscribes to sensors' frames and republishes them on its own PUB socket (the app needs one
+  connection), keeps a `TrackWindows` history per (sensor, track).
+- Every ``hop`` seconds, all tracks with a new gait window are encoded in ONE batch
+  (`prepare_last_windows` + the model; CUDA with bfloat16 autocast and pinned buffers when
+  present, CPU otherwise). Each window's matching feature (whitened when the checkpoint has a
+  whitening) is added to the track's running mean; the mean is matched against the gallery
+  with the checkpoint's threshold for how long the track has walked. A new decision replaces
+  the shown one only after ``evidence`` consecutive hops agree (no flicker).
+- Publishes per sensor a result message (decisions, top-k, attention of the newest window)
+  and, every second, a status message (rates, latency percentiles, drops, batch sizes).
+- A REP control socket takes JSON commands: status, list, rename, remove, threshold, and
+  enroll (a live track over N seconds; stored in one transaction when complete).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import zmq
+
+from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
+from engine.checkpoint import load_gait
+from engine.embed import unit, window_features
+from engine.gallery import Enrollment, Gallery, GalleryError
+from engine.identity import UNKNOWN, identify, threshold_of
+from engine.models.sge_la import prepare_last_windows, window_options
+from engine.sequence import SkeletonSequence
+from engine.skeleton import KINECT_V2
+from engine.windows import Key, TrackWindows
+from engine.wire import encode_result, encode_status
+
+DEFAULT_RESULTS = "tcp://127.0.0.1:5556"
+DEFAULT_CONTROL = "tcp://127.0.0.1:5557"
+
+
+@dataclass
+class EngineConfig:
+    frames: list[str] = field(default_factory=lambda: [DEFAULT_FRAMES])
+    results: str = DEFAULT_RESULTS
+    control: str = DEFAULT_CONTROL
+    gallery: str = ""
+    checkpoint: str | None = None
+    device: str = "auto"
+    context: float = 1.0  # seconds of history levelled together with each window
+    timeout: float = 2.0  # seconds before a silent track is retired
+    evidence: int = 3  # consecutive hops that must agree before a shown decision changes
+    top: int = 5
+    threshold: float | None = None  # override the checkpoint's calibrated thresholds
+
+
+@dataclass
+class _Track:
+    history: object = None  # the TrackWindows history this identity was built from
+    total: np.ndarray | None = None
+    windows: int = 0
+    used_t: float = -np.inf
+    shown: str = UNKNOWN
+    candidate: str = UNKNOWN
+    streak: int = 0
+
+
+class Engine:
+    """One engine; `run()` until stopped, or `step()` by hand (tests)."""
+
+    def __init__(self, cfg: EngineConfig, context: zmq.Context | None = None):
+        self.cfg = cfg
+        dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
+        self.device = torch.device(dev)
+        self.model, self.meta = load_gait(cfg.checkpoint, device=str(self.device))
+        self.f = int(self.meta["input"]["window"])
+        self.fps = float(self.meta["input"].get("fps", 30.0))
+        self.options = window_options(self.meta["input"])
+        self.n_ctx = max(1, round(cfg.context * self.fps / self.f)) * self.f
+        self.hop = self.f / self.fps
+        self.gallery = Gallery(cfg.gallery)
+        self._reload_gallery()
+        ctx = context or zmq.Context.instance()
+        check_endpoint(cfg.results, False)
+        check_endpoint(cfg.control, False)
+        self.sub = Subscriber(cfg.frames, context=ctx)
+        self.pub = ctx.socket(zmq.PUB)
+        self.pub.setsockopt(zmq.SNDHWM, 1000)
+        self.pub.setsockopt(zmq.LINGER, 0)
+        self.pub.bind(cfg.results)
+        self.rep = ctx.socket(zmq.REP)
+        self.rep.setsockopt(zmq.LINGER, 0)
+        self.rep.bind(cfg.control)
+        self.windows = TrackWindows(history=max(4.0, cfg.context + 1.0), timeout=cfg.timeout)
+        self.tracks: dict[Key, _Track] = {}
+        self.enrolling: dict[Key, dict] = {}
+        self.t_pub: dict[str, float] = {}
+        self.latency: deque = deque(maxlen=2000)
+        self.batches: deque = deque(maxlen=200)
+        self.counts = defaultdict(int)
+        self.next_status = time.monotonic()
+
+    def _reload_gallery(self) -> None:
+        self.names, self.embeddings = self.gallery.embeddings(self.meta["fingerprint"])
+
+    def close(self) -> None:
+        self.sub.close()
+        self.pub.close(linger=0)
+        self.rep.close(linger=0)
+        self.gallery.close()
+
+    # --- the loop ----------------------------------------------------------------------
+    def run(self, stop=None) -> None:
+        """Serve until Ctrl-C, SIGTERM or ``stop`` (a threading.Event) is set."""
+        with stop_signals(stop) as stopping:
+            while not stopping.is_set():
+                self.step()
+        self.close()
+
+    def step(self, wait: float = 0.05) -> None:
+        """Take every frame that arrived (waiting up to ``wait`` s for the first), answer control
+        requests, then encode the tracks whose next window is complete: a result follows the
+        frame that completes a window at once."""
+        got = self.sub.recv_parts(timeout=wait)
+        while got is not None:
+            parts, frame = got
+            self.windows.add(frame, time.monotonic())
+            self.t_pub[frame.sensor] = frame.t_pub
+            self._send(parts)  # the app draws the frames the engine saw
+            got = self.sub.recv_parts(timeout=0)
+        while self.rep.poll(0, zmq.POLLIN):
+            self._control()
+        self.infer()
+        now = time.monotonic()
+        for key in self.windows.retire(now):
+            self.tracks.pop(key, None)
+            self.enrolling.pop(key, None)
+        if now >= self.next_status:
+            self.next_status = now + 1.0
+            self._send(encode_status(self.status()))
+
+    def _send(self, parts: list[bytes]) -> None:
+        try:
+            self.pub.send_multipart(parts, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.counts["results_dropped"] += 1
+
+    @torch.no_grad()
+    def infer(self) -> None:
+        """Encode every track's new window in one batch; update identities; publish results."""
+        due = [k for k, h in self.windows.tracks.items() if h.times[-1] >= self._track(k).used_t + self.hop - 1e-6]
+        if not due:
+            return
+        keys, joints, conf = self.windows.ready(self.fps, self.n_ctx, among=due)
+        if not keys:
+            return
+        x = prepare_last_windows(joints, conf, self.f, **self.options)
+        batch = torch.from_numpy(x)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = self.model.encode(batch)
+        feats = window_features(self.model, out["sequence"].float().cpu().numpy())
+        att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)  # [K, 3, f, f]
+        self.batches.append(len(keys))
+        self.counts["windows"] += len(keys)
+        by_sensor: dict[str, list] = defaultdict(list)
+        for i, key in enumerate(keys):
+            tr = self._track(key)
+            tr.used_t = self.windows.tracks[key].times[-1]
+            tr.total = feats[i] if tr.total is None else tr.total + feats[i]
+            tr.windows += 1
+            seconds = tr.windows * self.hop
+            self._enrollment(key, feats[i])
+            match = self._decide(tr, seconds)
+            by_sensor[key[0]].append((i, {"track": key[1], "decision": tr.shown, "score": round(match.score, 4),
+                                         "seconds": round(seconds, 2),
+                                         "top": [[n, round(s, 4)] for n, s in match.top]}))
+        for sensor, rows in by_sensor.items():
+            t = max(self.windows.tracks[(sensor, r["track"])].times[-1] for _, r in rows)
+            self._send(encode_result(sensor, t, self.t_pub.get(sensor, 0.0), [r for _, r in rows],
+                                     att[[i for i, _ in rows]]))
+            if self.t_pub.get(sensor):
+                self.latency.append(time.time() - self.t_pub[sensor])
+
+    def _track(self, key: Key) -> _Track:
+        history = self.windows.tracks[key]
+        if key not in self.tracks or self.tracks[key].history is not history:
+            self.tracks[key] = _Track(history=history)  # new, or its history was reset (a reused id)
+        return self.tracks[key]
+
+    def _decide(self, tr: _Track, seconds: float):
+        threshold = self.cfg.threshold if self.cfg.threshold is not None else threshold_of(self.meta, seconds)
+        match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top)
+        if match.decision == tr.candidate:
+            tr.streak += 1
+        else:
+            tr.candidate, tr.streak = match.decision, 1
+        if tr.streak >= self.cfg.evidence or (tr.shown == UNKNOWN and tr.windows <= 1):
+            tr.shown = tr.candidate
+        return match
+
+    # --- enrollment and control --------------------------------------------------------
+    def _enrollment(self, key: Key, feat: np.ndarray) -> None:
+        job = self.enrolling.get(key)
+        if job is None:
+            return
+        job["feats"].append(feat)
+        if len(job["feats"]) * self.hop < job["seconds"]:
+            return
+        del self.enrolling[key]
+        tr = self.windows.tracks[key]
+        skeleton = SkeletonSequence(np.stack(tr.joints), np.stack(tr.confidence), np.asarray(tr.times),
+                                    KINECT_V2, self.fps, {"source": f"live:{key[0]}/{key[1]}"})
+        try:
+            self.gallery.enroll(job["name"], [Enrollment(unit(np.mean(job["feats"], 0)), f"live:{key[0]}/{key[1]}",
+                                                         skeleton)], self.meta["name"], self.meta["fingerprint"])
+            self.counts["enrolled"] += 1
+            self._reload_gallery()
+        except GalleryError as exc:
+            self.counts["enroll_failed"] += 1
+            print(f"engine: enrollment of {job['name']!r} failed: {exc}", flush=True)
+
+    def _control(self) -> None:
+        try:
+            req = json.loads(self.rep.recv())
+            if not isinstance(req, dict):
+                raise ValueError("a request is a JSON object")
+            reply = self._handle(req)
+        except (ValueError, KeyError, TypeError, GalleryError) as exc:
+            self.counts["control_errors"] += 1
+            reply = {"ok": False, "error": str(exc)}
+        self.rep.send(json.dumps(reply).encode())
+
+    def _handle(self, req: dict) -> dict:
+        cmd = req.get("cmd")
+        if cmd == "status":
+            return {"ok": True, **self.status()}
+        if cmd == "list":
+            return {"ok": True, "people": [{"name": p.name, "enrollments": p.enrollments} for p in self.gallery.people()]}
+        if cmd == "rename":
+            self.gallery.rename(str(req["old"]), str(req["new"]))
+        elif cmd == "remove":
+            self.gallery.remove(str(req["name"]))
+        elif cmd == "threshold":
+            self.cfg.threshold = None if req.get("value") is None else float(req["value"])
+        elif cmd == "enroll":
+            key = (str(req["sensor"]), int(req["track"]))
+            if key not in self.windows.tracks:
+                raise ValueError(f"no live track {key[1]} on sensor {key[0]!r}")
+            name = str(req["name"]).strip()
+            if not name:
+                raise ValueError("enroll needs a name")
+            self.enrolling[key] = {"name": name, "seconds": float(req.get("seconds", 5.0)), "feats": []}
+        else:
+            raise ValueError(f"unknown command {cmd!r}; known: status, list, rename, remove, threshold, enroll")
+        self._reload_gallery()
+        return {"ok": True}
+
+    def status(self) -> dict:
+        lat = np.asarray(self.latency) * 1e3 if self.latency else np.zeros(1)
+        stats = self.sub.stats
+        return {"device": str(self.device), "checkpoint": self.meta["name"], "tracks": len(self.windows.tracks),
+                "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
+                "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
+                "windows": self.counts["windows"], "enrolling": len(self.enrolling),
+                "people": len(set(self.names)), "latency_ms_p50": float(np.percentile(lat, 50)),
+                "latency_ms_p99": float(np.percentile(lat, 99)),
+                "batch_mean": float(np.mean(self.batches)) if self.batches else 0.0,
+                "results_dropped": self.counts["results_dropped"]}
+
+
+def serve(cfg: EngineConfig) -> None:
+    engine = Engine(cfg)
+    print(f"engine: {engine.meta['name']} on {engine.device}; frames from {', '.join(cfg.frames)}; results on "
+          f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({len(set(engine.names))} people)",
+          flush=True)
+    engine.run()
