@@ -58,7 +58,7 @@ def cmd_identify(args) -> None:
         for _, seq in _sequences([path]):
             e, windows = gait_embedding(model, meta, seq)
             seconds = float(seq.timestamps[-1] - seq.timestamps[0])
-            threshold = args.threshold if args.threshold is not None else threshold_of(meta, seconds)
+            threshold = args.threshold if args.threshold is not None else threshold_of(meta, seconds, len(set(names)))
             m = identify(e, names, emb, threshold, args.top)
             tracks.append((len(windows), seq.meta.get("track"), m, threshold))
         _, _, best, threshold = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file

@@ -49,14 +49,23 @@ def identify(query: np.ndarray, names: list[str], embeddings: np.ndarray, thresh
     return Match(name if score >= threshold else UNKNOWN, score, ranked[:k])
 
 
-def threshold_of(meta: dict, seconds: float | None = None) -> float:
-    """The checkpoint's calibrated threshold for a query of ``seconds`` of walking: that of the
-    longest calibrated length not above it (the shortest one when None or shorter); a clear
-    error when the checkpoint has none."""
+def threshold_of(meta: dict, seconds: float | None = None, people: int | None = None) -> float:
+    """The checkpoint's calibrated threshold for a query of ``seconds`` of walking (the longest
+    calibrated length not above it; the shortest when None or shorter), for a gallery of
+    ``people`` people: a stranger scores above it against any of them with probability FAR,
+    i.e. above each one with p = 1 - (1 - FAR)^(1/people), read off the calibrated tail of
+    per-person impostor scores (None: the calibration gallery's own threshold). A clear error
+    when the checkpoint has none."""
     ident = meta.get("identity")
     if not ident or "threshold" not in ident:
         raise ValueError(f"checkpoint {meta.get('name', '')!r} has no calibrated threshold: run "
                          "`skelstream eval calibrate CHECKPOINT --write`, or pass --threshold")
     rows = sorted(ident.get("by_seconds", []), key=lambda r: r["seconds"])
     fitting = [r for r in rows if seconds is not None and r["seconds"] <= seconds]
-    return float(fitting[-1]["threshold"] if fitting else ident["threshold"])
+    row = fitting[-1] if fitting else (rows[0] if rows else ident)
+    tail = row.get("impostor_tail")
+    if not people or not tail:
+        return float(row["threshold"])
+    p = 1 - (1 - float(ident["far"])) ** (1 / max(people, 1))
+    logp, score = np.log(tail["p"])[::-1], np.asarray(tail["score"])[::-1]  # increasing log p
+    return float(np.interp(np.log(p), logp, score))

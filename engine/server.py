@@ -192,7 +192,8 @@ class Engine:
         return self.tracks[key]
 
     def _decide(self, tr: _Track, seconds: float):
-        threshold = self.cfg.threshold if self.cfg.threshold is not None else threshold_of(self.meta, seconds)
+        threshold = (self.cfg.threshold if self.cfg.threshold is not None
+                     else threshold_of(self.meta, seconds, len(set(self.names))))
         match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top)
         if match.decision == tr.candidate:
             tr.streak += 1

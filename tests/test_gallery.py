@@ -147,3 +147,17 @@ def test_segments_are_consecutive_windows_of_one_walk():
     segs, owner = segment_means(feats, walk, 2)
     assert owner.tolist() == [0, 0, 1]
     np.testing.assert_allclose(segs, [[1, 0, 0, 0], [0, 1, 0, 0], unit(np.array([0, 0, 1.0, 1]))])
+
+
+def test_threshold_keeps_the_false_accept_rate_for_the_gallery_size():
+    from engine.identity import threshold_of
+    p = np.logspace(-1, -4.5, 36)
+    rng = np.random.default_rng(0)
+    impostor = rng.normal(0.2, 0.1, 2_000_000)  # per-person impostor scores
+    row = {"seconds": 2, "threshold": 0.6, "impostor_tail": {"p": p.tolist(), "score": np.quantile(impostor, 1 - p).tolist()}}
+    meta = {"identity": {"far": 0.01, "threshold": 0.6, "by_seconds": [row]}}
+    t20, t200 = threshold_of(meta, 3, people=20), threshold_of(meta, 3, people=200)
+    assert t20 < t200 and threshold_of(meta, 3) == 0.6
+    for n, t in ((20, t20), (200, t200)):  # a stranger against n people is falsely named about 1% of the time
+        strangers = rng.normal(0.2, 0.1, (20_000, n)).max(1)
+        assert abs((strangers >= t).mean() - 0.01) < 0.004

@@ -11,8 +11,11 @@ touched. For each query segment:
   gallery that lacks them.
 
 Per length, the threshold is the (1 - FAR) quantile of the impostor scores, so that a stranger
-is named with probability FAR; the genuine accept rate (TAR) at that threshold, rank-1, and the
-rank-1 accuracy of the accepted are reported. ``--write`` stores it in the checkpoint's JSON as ``identity``.
+is named with probability FAR by this gallery of all training people; the genuine accept rate
+(TAR) at that threshold, rank-1, and the rank-1 accuracy of the accepted are reported. A
+stranger's chance of a false match grows with the gallery, so the upper tail of the per-person
+impostor scores is stored too: `engine.identity.threshold_of` turns it into the threshold that
+keeps the same FAR for the gallery in use. ``--write`` stores it in the checkpoint's JSON as ``identity``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode, walk_means
 from trainers.gait_data import holdout_split, load_walks, people_split, validation_split, walk_dataset
+
+
+TAIL_P = np.logspace(-1, -4.5, 36)  # upper-tail probabilities kept of the per-person impostor scores
 
 
 def segment_means(features: np.ndarray, walk: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +81,15 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
         threshold = float(np.quantile(impostor, 1 - far))
         accepted = genuine >= threshold
         named = g_person[sims.argmax(1)]
+        # per-person impostor scores (each query against each other person's best walk): the
+        # threshold for any gallery size N follows from their upper tail (see identity.threshold_of)
+        people = np.unique(g_person)
+        per_person = np.stack([np.where(g_person[None, :] == p, sims, -np.inf).max(1) for p in people], 1)
+        other = per_person[q_person[:, None] != people[None, :]]
         rows.append({"seconds": sec, "threshold": round(threshold, 5), "tar": round(float(accepted.mean()), 4),
+                     "impostor_tail": {"p": TAIL_P.tolist(),
+                                       "score": [round(float(v), 5) for v in np.quantile(other, 1 - TAIL_P)],
+                                       "samples": int(other.size)},
                      "rank1": round(float((named == q_person).mean()), 4),
                      "rank1_of_accepted": round(float((named[accepted] == q_person[accepted]).mean()), 4)
                      if accepted.any() else 0.0, "queries": int(keep.sum())})
