@@ -16,15 +16,15 @@ CARD = """# {name}: SGE-LA / CAGE gait encoder
 
 - Method: SGE-LA with {attention} attention, pretext {pretext}, LCL {lcl} (seed 000); architecture
   {arch}.
-- Input: windows of {window} frames of the 20 Kinect v1 joints (canonical names), any layout mapped
-  onto the canonical joints; {normalisation}.
+- Input: windows of {window} frames of the 20 Kinect v1 joints (canonical names); {normalisation}.
 - Output: sequence-level encoding of {seq_dim} values per window (skeleton-level {frame_dim});
   {whitening}; the embedding of a sequence is the L2-normalised mean of its window features.
 - Open-set threshold: {identity}
 - Training data: {dataset}, protocol {protocol} (split seed {split}): {train_walks} training walks,
   {held} walks held out (never seen in pretraining), {val} validation walks for early stopping.
   No labels were used.
-- Command: `{command}`
+- Made by:
+{steps}
 - Training: best validation loss {val_loss:.4f} at epoch {best_epoch} (the checkpoint kept).
 - Weights stored as float16 ({size:.1f} MB); git commit {commit}.
 
@@ -61,22 +61,34 @@ def main(argv: list[str] | None = None) -> None:
         results = "\n".join(rows)
     dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     hp, arch, train = meta["hyperparameters"], meta["architecture"], meta["training"]
+    steps = []
+    init = train["config"].get("init")
+    if init:
+        steps.append(f"  1. `{read_meta(init)['training']['command']}` (the starting point)")
+    steps.append(f"  {len(steps) + 1}. `{train['command']}`")
+    if "whitening" in meta["embedding"]:
+        steps.append(f"  {len(steps) + 1}. `python -m trainers.whiten {src} --dims {meta['embedding']['whitening']['dims']}`")
+    if "identity" in meta:
+        steps.append(f"  {len(steps) + 1}. `skelstream eval calibrate {src} --write`")
+    steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {args.reid}`" if args.reid else "`"))
     dst.with_suffix(".md").write_text(CARD.format(
         name=dst.name, attention=hp["attention"].upper(), pretext=hp["pretext"], lcl="on" if hp["lcl"] else "off",
         arch=f"{arch['layers']}-layer LSTMs of {arch['hidden']} units per axis", window=meta["input"]["window"],
         seq_dim=meta["embedding"]["sequence"], frame_dim=meta["embedding"]["frame"], dataset=train["dataset"],
         protocol=train["protocol"], split=train["split_seed"], train_walks=train["train_walks"],
-        held=train["held_out_walks"], val=train["validation_walks"], command=train["command"],
-        val_loss=meta["metrics"]["val_loss"],
+        held=train["held_out_walks"], val=train["validation_walks"],
+        val_loss=meta["metrics"]["val_loss"], steps="\n".join(steps),
         best_epoch=meta["metrics"].get("epoch"), size=dst.with_suffix(".safetensors").stat().st_size / 1e6,
         commit=meta.get("git_commit", "unknown")[:10], results=results,
         normalisation=meta["input"]["normalisation"],
         whitening=(f"whitened to {meta['embedding']['whitening']['dims']} dimensions (PCA fitted on "
                    f"{meta['embedding']['whitening']['fitted_on']})" if "whitening" in meta["embedding"]
                    else "L2-normalised"),
-        identity=(f"{meta['identity']['threshold']} (false-accept rate {meta['identity']['far']:.0%}, genuine "
-                  f"accept rate {meta['identity']['tar']:.0%} on {meta['identity']['query_seconds']:g} s queries; "
-                  f"{meta['identity']['data']})" if "identity" in meta else "not calibrated")))
+        identity=(f"for a false-accept rate of {meta['identity']['far']:.0%}, per query length (" + "; ".join(
+            f"{r['seconds']:g} s: {r['threshold']:.3f}, genuine accept rate {r['tar']:.0%}, rank-1 {r['rank1']:.0%}"
+            for r in meta["identity"]["by_seconds"]) + f") against all {meta['identity']['people']} training people; "
+            "for a smaller gallery the engine lowers it from the stored per-person impostor tail so the rate "
+            f"holds. Calibrated on {meta['identity']['data']}." if "identity" in meta else "not calibrated")))
     print(f"exported {src} -> {dst}.safetensors/.json/.md")
 
 
