@@ -120,7 +120,7 @@ class Publisher:
             self.socket.close()
             raise OSError(f"cannot publish on {endpoint}: {exc}") from None
         self._seq: Counter = Counter()
-        self.sent = 0
+        self.sent = self.dropped = 0
         self.subscriptions = 0
 
     def wait_for_subscribers(self, n: int = 1, timeout: float | None = None) -> bool:
@@ -150,7 +150,7 @@ class Publisher:
             self.socket.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
             self.sent += 1
         except zmq.Again:
-            pass
+            self.dropped += 1
 
     def close(self, linger: int = 0) -> None:
         self.socket.close(linger=linger)
@@ -271,5 +271,6 @@ def publish(frames: Iterable[tuple[float, Frame]], publisher: Publisher, speed: 
         finally:
             publisher.close()
     if progress:
-        print(f"stopped: {count} frames published on {publisher.endpoint}", flush=True)
+        print(f"stopped: {count} frames published on {publisher.endpoint}"
+              + (f" ({publisher.dropped} dropped: no peer could take them)" if publisher.dropped else ""), flush=True)
     return count

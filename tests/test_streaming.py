@@ -61,12 +61,13 @@ def test_record_then_replay_gives_identical_frames(tmp_path):
     ep = endpoint()
     ready = threading.Event()
     result = {}
-    rec = threading.Thread(target=lambda: result.update(record(out, ep, idle=1.5, ready=ready, progress=False)))
+    rec = threading.Thread(target=lambda: result.update(record(out, ep, idle=5.0, ready=ready, progress=False)))
     pub = Publisher(ep)
     rec.start()
     assert ready.wait(5) and pub.wait_for_subscribers(1, timeout=5)
     sent = publish(replay_timeline([demo], end=5.0), pub, speed=0, progress=False)
-    rec.join(20)  # the recorder stops itself once no frame came for 1.5 s
+    rec.join(30)  # the recorder stops itself once no frame came for 5 s
+    assert pub.dropped == 0
     assert result["frames"] == sent == 150 and result["missing"] == 0
     with Recording(demo) as a, Recording(out) as b:
         src, got = list(a.frames(end=5.0)), list(b.frames())
