@@ -92,12 +92,13 @@ def test_mediapipe_recording_made_over_the_wire_replays_identically(video_frames
     out = tmp_path / "mediapipe.mcap"
     ep = f"ipc://{tmp_path}/mediapipe.ipc"
     ready = threading.Event()
-    rec = threading.Thread(target=record, args=(out, ep), kwargs={"ready": ready, "idle": 1.5, "progress": False})
+    rec = threading.Thread(target=record, args=(out, ep), kwargs={"ready": ready, "idle": 5.0, "progress": False})
     pub = Publisher(ep)
     rec.start()
     assert ready.wait(5) and pub.wait_for_subscribers(1, timeout=5)
     assert publish(timeline(video_frames), pub, speed=0, progress=False) == 230
-    rec.join(30)  # the recorder stops once no frame came for 1.5 s
+    assert pub.dropped == 0
+    rec.join(30)  # the recorder stops once no frame came for 5 s
     replayed = list(replay_frames([out]))
     assert len(replayed) == 230
     for a, b in zip(video_frames, replayed):
