@@ -218,20 +218,26 @@ def test_ctrl_c_stops_sensor_and_recorder_cleanly_after_a_publisher_crash(tmp_pa
     out = tmp_path / "crash.mcap"
     recorder = _run("record", str(out), "--endpoint", ep)
     sensor = _run("sensor", "synthetic", "--walkers", "2", "--endpoint", ep, "--wait", "1")
-    with Subscriber(ep) as sub:
-        assert sub.recv(timeout=20) is not None
-    time.sleep(1.0)
-    sensor.send_signal(signal.SIGINT)  # a clean stop of the sensor...
-    assert sensor.wait(10) == 0 and "stopped" in sensor.stdout.read()
-    sensor = _run("sensor", "synthetic", "--walkers", "2", "--endpoint", ep, "--quiet")
-    with Subscriber(ep) as sub:
-        assert sub.recv(timeout=20) is not None
-    sensor.kill()  # ...then a crash of the next one
-    sensor.wait(10)
-    time.sleep(0.5)
-    recorder.send_signal(signal.SIGINT)
-    assert recorder.wait(10) == 0, recorder.stdout.read()
-    log = recorder.stdout.read()
+    try:
+        with Subscriber(ep) as sub:
+            assert sub.recv(timeout=20) is not None
+        time.sleep(1.0)
+        sensor.send_signal(signal.SIGINT)  # a clean stop of the sensor...
+        assert sensor.wait(10) == 0 and "stopped" in sensor.stdout.read()
+        sensor = _run("sensor", "synthetic", "--walkers", "2", "--endpoint", ep, "--quiet")
+        with Subscriber(ep) as sub:
+            assert sub.recv(timeout=20) is not None
+        sensor.kill()  # ...then a crash of the next one
+        sensor.wait(10)
+        time.sleep(0.5)
+        recorder.send_signal(signal.SIGINT)
+        assert recorder.wait(10) == 0, recorder.stdout.read()
+        log = recorder.stdout.read()
+    finally:  # never leave a process behind, even when an assertion failed
+        for proc in (sensor, recorder):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
     with Recording(out) as rec:
         assert not rec.truncated and rec.frame_count() >= 10
         n = rec.frame_count()
@@ -269,10 +275,14 @@ def test_replay_command_publishes_a_cut_and_exits_by_itself():
     ep = endpoint()
     sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep, "--wait", "1",
                   "--speed", "4", "--start", "1", "--end", "3")
-    with Subscriber(ep) as sub:
-        frames = []
-        while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 100:
-            frames.append(f)
-    assert sensor.wait(20) == 0
+    try:
+        with Subscriber(ep) as sub:
+            frames = []
+            while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 100:
+                frames.append(f)
+        assert sensor.wait(20) == 0
+    finally:
+        if sensor.poll() is None:
+            sensor.kill()
     assert len(frames) == 60 and frames[0].t == pytest.approx(1.0) and sub.stats.gaps == 0
     assert "60 frames published" in sensor.stdout.read()
