@@ -10,7 +10,6 @@ import threading
 import time
 from collections import defaultdict
 
-import numpy as np
 import pytest
 import zmq
 

@@ -1,11 +1,9 @@
 """Gallery (SQLite, private, atomic, deletable), open-set identification, whitening."""
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Per-track windows: resampling by timestamp, history, resets, retirement."""
 
 import numpy as np
-import pytest
 
 from engine.skeleton import KINECT_V1, KINECT_V2
 from engine.windows import TrackWindows

@@ -240,14 +240,14 @@ def format_table(table: dict) -> str:
     """The aggregated figures as a text table: mean (and std over splits when more than one)."""
     lines = [f"{'scorer':<16}{'probe unit':<12}{'Rank-1':>14}{'Rank-5':>14}{'nAUC':>14}{'mAP':>14}"]
     for scorer in ("matching", "recognition_ap", "recognition_sc"):
-        for unit in ("per_window", "per_walk"):
-            if f"{scorer}.{unit}.rank1" not in table:
+        for probe in ("per_window", "per_walk"):
+            if f"{scorer}.{probe}.rank1" not in table:
                 continue
             cells = []
             for metric in ("rank1", "rank5", "nauc", "map"):
-                v = table.get(f"{scorer}.{unit}.{metric}")
+                v = table.get(f"{scorer}.{probe}.{metric}")
                 cells.append("-" if v is None else f"{v['mean']:.1f}" + (f" ± {v['std']:.1f}" if v["splits"] > 1 else ""))
-            lines.append(f"{scorer:<16}{unit:<12}" + "".join(f"{c:>14}" for c in cells))
+            lines.append(f"{scorer:<16}{probe:<12}" + "".join(f"{c:>14}" for c in cells))
     return "\n".join(lines)
 
 
@@ -257,10 +257,10 @@ def aggregate(results: list[dict]) -> dict:
     for scorer in ("matching", "recognition_ap", "recognition_sc"):
         if scorer not in results[0]:
             continue
-        for unit in ("per_window", "per_walk"):
-            for metric, value in results[0][scorer][unit].items():
-                vals = [r[scorer][unit][metric] for r in results]
-                out[f"{scorer}.{unit}.{metric}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)),
+        for probe in ("per_window", "per_walk"):
+            for metric, value in results[0][scorer][probe].items():
+                vals = [r[scorer][probe][metric] for r in results]
+                out[f"{scorer}.{probe}.{metric}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)),
                                                     "splits": len(vals)}
     return out
 
