@@ -104,6 +104,7 @@ class Engine:
 
     def _reload_gallery(self) -> None:
         self.names, self.embeddings = self.gallery.embeddings(self.meta["fingerprint"])
+        self.people = len(set(self.names))
 
     def close(self) -> None:
         self.sub.close()
@@ -193,7 +194,7 @@ class Engine:
 
     def _decide(self, tr: _Track, seconds: float):
         threshold = (self.cfg.threshold if self.cfg.threshold is not None
-                     else threshold_of(self.meta, seconds, len(set(self.names))))
+                     else threshold_of(self.meta, seconds, self.people))
         match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top)
         if match.decision == tr.candidate:
             tr.streak += 1
@@ -267,7 +268,7 @@ class Engine:
                 "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
                 "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
                 "windows": self.counts["windows"], "enrolling": len(self.enrolling),
-                "people": len(set(self.names)), "latency_ms_p50": float(np.percentile(lat, 50)),
+                "people": self.people, "latency_ms_p50": float(np.percentile(lat, 50)),
                 "latency_ms_p99": float(np.percentile(lat, 99)),
                 "batch_mean": float(np.mean(self.batches)) if self.batches else 0.0,
                 "results_dropped": self.counts["results_dropped"]}
@@ -276,6 +277,6 @@ class Engine:
 def serve(cfg: EngineConfig) -> None:
     engine = Engine(cfg)
     print(f"engine: {engine.meta['name']} on {engine.device}; frames from {', '.join(cfg.frames)}; results on "
-          f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({len(set(engine.names))} people)",
+          f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({engine.people} people)",
           flush=True)
     engine.run()
