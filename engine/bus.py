@@ -147,7 +147,7 @@ class Publisher:
     def send_parts(self, parts: list[bytes]) -> None:
         """Publish an already encoded message (drops, like ZeroMQ, when no peer can take it)."""
         try:
-            self.socket.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+            self.socket.send_multipart(parts, flags=zmq.NOBLOCK)
             self.sent += 1
         except zmq.Again:
             self.dropped += 1

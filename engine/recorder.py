@@ -33,15 +33,16 @@ def record(out: str | Path, endpoints: str | Iterable[str] = DEFAULT_FRAMES, sen
             ready.set()
         last_report = began
         while not stopping.is_set():
-            now = time.monotonic()
-            if duration is not None and now - began >= duration:
-                break
-            if idle is not None and now - last_frame >= idle:
-                if progress:
-                    print(f"no frame for {idle:g} s: stopping", flush=True)
+            if duration is not None and time.monotonic() - began >= duration:
                 break
             got = sub.recv_parts(timeout=0.2)
             if got is None:
+                # idle only counts when nothing is queued: a recorder that was itself paused
+                # (a busy machine) still drains what arrived meanwhile
+                if idle is not None and time.monotonic() - last_frame >= idle:
+                    if progress:
+                        print(f"no frame for {idle:g} s: stopping", flush=True)
+                    break
                 continue
             writer.write(got[0], log_time=time.time())
             frames += 1
