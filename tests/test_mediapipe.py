@@ -1,14 +1,15 @@
 """MediaPipe adapter: model bundle built offline, tracker, placement, and the real video."""
 
-import threading
+import subprocess
+import sys
 import zipfile
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
+from conftest import REPO
 from engine.bus import Publisher, publish, timeline
-from engine.recorder import record
 from engine.sensors.mediapipe import Tracker, mediapipe_frames, place
 from engine.sensors.pose_model import ALIGN, make_pose_task
 from engine.sensors.replay import replay_frames
@@ -91,16 +92,19 @@ def test_the_walking_woman_keeps_one_id_and_plausible_bones(video_frames):
 def test_mediapipe_recording_made_over_the_wire_replays_identically(video_frames, tmp_path):
     out = tmp_path / "mediapipe.mcap"
     ep = f"ipc://{tmp_path}/mediapipe.ipc"
-    ready = threading.Event()
-    rec = threading.Thread(target=record, args=(out, ep), kwargs={"ready": ready, "idle": 5.0, "progress": False})
-    pub = Publisher(ep)
-    rec.start()
-    assert ready.wait(5) and pub.wait_for_subscribers(1, timeout=5)
-    assert publish(timeline(video_frames), pub, speed=0, progress=False) == 230
-    assert pub.dropped == 0
-    rec.join(30)  # the recorder stops once no frame came for 5 s
+    recorder = subprocess.Popen([sys.executable, "-m", "engine.cli", "record", str(out), "--endpoint", ep,
+                                 "--idle", "5"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pub = Publisher(ep)
+        assert pub.wait_for_subscribers(1, timeout=30)
+        assert publish(timeline(video_frames), pub, speed=0, progress=False) == 230
+        assert pub.dropped == 0
+        assert recorder.wait(60) == 0  # it stops once no frame came for 5 s
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
     replayed = list(replay_frames([out]))
-    assert len(replayed) == 230
+    assert len(replayed) == 230, recorder.stdout.read()
     for a, b in zip(video_frames, replayed):
         assert a.t == b.t and (a.tracks == b.tracks).all() and b.layout == MEDIAPIPE
         np.testing.assert_array_equal(a.joints, b.joints)
