@@ -29,6 +29,7 @@ from engine.wire import FRAME_TOPIC, Frame, WireError, decode_frame, encode_fram
 
 DEFAULT_FRAMES = "tcp://127.0.0.1:5555"  # adapters publish frames here
 HWM = 1000  # queued messages per peer before ZeroMQ drops (about 3 MB of 6-body frames)
+FLUSH_MS = 2000  # on close, a publisher waits at most this long for queued frames to leave
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
@@ -108,7 +109,7 @@ class Publisher:
         self.endpoint = endpoint
         self.socket = (context or zmq.Context.instance()).socket(zmq.XPUB)
         self.socket.setsockopt(zmq.SNDHWM, hwm)
-        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.LINGER, FLUSH_MS)  # close() flushes what is queued, bounded
         self.socket.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscriber's subscription, not only the first
         if secret_key is not None:
             public, private = _load_key(secret_key, secret=True)
@@ -152,7 +153,9 @@ class Publisher:
         except zmq.Again:
             self.dropped += 1
 
-    def close(self, linger: int = 0) -> None:
+    def close(self, linger: int | None = None) -> None:
+        """Close; frames still queued get up to ``linger`` ms (default FLUSH_MS) to leave, so a
+        replay that ends flat out loses none of its last frames. 0 discards them."""
         self.socket.close(linger=linger)
 
     def __enter__(self) -> "Publisher":

@@ -215,6 +215,25 @@ def _run(*args: str, **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
+def test_a_replay_that_ends_flat_out_still_delivers_its_last_frames(tmp_path):
+    # publish() closes its socket when a replay ends; frames still queued for a subscriber that
+    # is momentarily busy (here: a recorder process paused during the burst) must leave first
+    ep, out = f"ipc://{tmp_path}/burst.ipc", tmp_path / "burst.mcap"  # small kernel buffers
+    frames = list(synthetic_frames(6, seed=3, seconds=40))[:990]  # under the high-water mark
+    recorder = _run("record", str(out), "--endpoint", ep, "--idle", "3")
+    try:
+        pub = Publisher(ep)
+        assert pub.wait_for_subscribers(1, timeout=30)
+        recorder.send_signal(signal.SIGSTOP)
+        threading.Timer(0.5, recorder.send_signal, (signal.SIGCONT,)).start()
+        assert publish(((f.t, f) for f in frames), pub, speed=0, progress=False) == len(frames)
+        assert recorder.wait(30) == 0
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+    assert len(list(replay_frames([out]))) == len(frames), recorder.stdout.read()
+
+
 def test_ctrl_c_stops_sensor_and_recorder_cleanly_after_a_publisher_crash(tmp_path):
     ep = endpoint()
     out = tmp_path / "crash.mcap"
