@@ -1,0 +1,80 @@
+"""The engine under faults: malformed messages and NaN joints are rejected and counted while good
+frames keep producing results; a track id reused by the sensor starts a new identity; a sensor
+that goes silent has its tracks retired while another sensor carries on."""
+
+import time
+
+import numpy as np
+import zmq
+
+from engine.bus import Publisher
+from engine.sensors.synthetic import synthetic_frames
+from engine.server import Engine, EngineConfig
+from engine.wire import encode_frame
+
+
+def _step_until(engine: Engine, done, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        engine.step(wait=0.02)
+    assert done()
+
+
+def test_engine_counts_bad_input_resets_reused_ids_and_retires_a_silent_sensor(tmp_path):
+    ctx = zmq.Context()
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "junk", "results", "control")}
+    engine = Engine(EngineConfig(frames=[ep["frames"], ep["junk"]], results=ep["results"], control=ep["control"],
+                                 gallery=str(tmp_path / "g.db"), timeout=0.5), context=ctx)
+    pub = Publisher(ep["frames"], context=ctx)
+    junk = ctx.socket(zmq.PUB)
+    junk.bind(ep["junk"])
+    try:
+        assert pub.wait_for_subscribers(1, timeout=10)
+        time.sleep(0.3)  # the junk publisher's connection too
+        a = list(synthetic_frames(2, seed=1, seconds=3, sensor="a"))
+        b = list(synthetic_frames(1, seed=2, seconds=6, sensor="b"))
+        bad = a[10]
+        nan_joints = bad.joints.copy()
+        nan_joints[0, 3] = np.nan
+        for i, frame in enumerate(a[:60]):
+            pub.send(frame)
+            if i % 10 == 5:  # junk among good frames, from another publisher
+                junk.send_multipart([b"frame/a", b"\xc1 not msgpack", b"", b""])
+                junk.send_multipart([b"frame/a"])
+                parts = encode_frame(frame)
+                parts[2] = nan_joints.tobytes()
+                junk.send_multipart(parts)
+            engine.step(wait=0.01)
+        _step_until(engine, lambda: engine.sub.stats.received >= 60)
+        rejected = engine.sub.stats.rejected
+        assert rejected["non-finite"] == 6 and sum(rejected.values()) == 18, rejected
+        assert {("a", 0), ("a", 1)} <= set(engine.tracks)
+        before = engine.tracks[("a", 0)]
+        assert before.windows >= 3  # results flowed between the bad messages
+
+        # the sensor restarts its clock: the same ids come back earlier in time -> new identities
+        for frame in a[:20]:
+            pub.send(frame)
+        _step_until(engine, lambda: engine.windows.counts["resets"] >= 2)
+        for frame in a[20:40]:
+            pub.send(frame)
+        _step_until(engine, lambda: engine.tracks.get(("a", 0)) is not before and ("a", 0) in engine.tracks)
+        assert engine.tracks[("a", 0)].windows < before.windows
+
+        # sensor a goes silent; b goes on: a's tracks are retired, b keeps getting results
+        start = time.monotonic()
+        for frame in b:
+            pub.send(frame)
+            engine.step(wait=0.01)
+            if time.monotonic() - start > 1.5:
+                break
+        _step_until(engine, lambda: ("a", 0) not in engine.windows.tracks and ("a", 1) not in engine.windows.tracks)
+        assert ("b", 0) in engine.tracks and engine.tracks[("b", 0)].windows > 0
+        status = engine.status()
+        assert status["retired"] >= 2 and status["resets"] >= 2 and status["tracks"] == 1
+        assert status["rejected"] == dict(rejected)
+    finally:
+        junk.close(0)
+        pub.close(0)
+        engine.close()
+        ctx.term()
