@@ -3,8 +3,8 @@
 - Subscribes to sensors' frames and republishes them on its own PUB socket (the app needs one
   connection), keeps a `TrackWindows` history per (sensor, track).
 - Every ``hop`` seconds, all tracks with a new gait window are encoded in ONE batch
-  (`prepare_last_windows` + the model; CUDA with bfloat16 autocast and pinned buffers when
-  present, CPU otherwise). Each window's matching feature (whitened when the checkpoint has a
+  (`prepare_last_windows` + the model, float32; CUDA with pinned buffers when present, CPU
+  otherwise). Each window's matching feature (whitened when the checkpoint has a
   whitening) is added to the track's running mean; the mean is matched against the gallery
   with the checkpoint's threshold for how long the track has walked. A new decision replaces
   the shown one only after ``evidence`` consecutive hops agree (no flicker).
@@ -54,6 +54,7 @@ class EngineConfig:
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
     top: int = 5
     threshold: float | None = None  # override the checkpoint's calibrated thresholds
+    threads: int = 1  # CPU threads for inference (more only pays for large batches)
 
 
 @dataclass
@@ -75,6 +76,12 @@ class Engine:
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
         self.device = torch.device(dev)
         self.model, self.meta = load_gait(cfg.checkpoint, device=str(self.device))
+        if self.device.type == "cpu" and cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        # float32 throughout: the whitened features live in small differences from the mean
+        # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
+        # window's fp32 and bf16 features on KGBD)
+        torch.backends.cuda.matmul.allow_tf32 = False
         self.f = int(self.meta["input"]["window"])
         self.fps = float(self.meta["input"].get("fps", 30.0))
         self.options = window_options(self.meta["input"])
@@ -148,7 +155,7 @@ class Engine:
         except zmq.Again:
             self.counts["results_dropped"] += 1
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def infer(self) -> None:
         """Encode every track's new window in one batch; update identities; publish results."""
         due = [k for k, h in self.windows.tracks.items() if h.times[-1] >= self._track(k).used_t + self.hop - 1e-6]
@@ -161,8 +168,7 @@ class Engine:
         batch = torch.from_numpy(x)
         if self.device.type == "cuda":
             batch = batch.pin_memory().to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            out = self.model.encode(batch)
+        out = self.model.encode(batch)
         feats = window_features(self.model, out["sequence"].float().cpu().numpy())
         att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)  # [K, 3, f, f]
         self.batches.append(len(keys))
@@ -246,6 +252,9 @@ class Engine:
             self.gallery.rename(str(req["old"]), str(req["new"]))
         elif cmd == "remove":
             self.gallery.remove(str(req["name"]))
+        elif cmd == "export":
+            path = self.gallery.export(str(req["path"]))
+            return {"ok": True, "path": str(path)}
         elif cmd == "threshold":
             self.cfg.threshold = None if req.get("value") is None else float(req["value"])
         elif cmd == "enroll":
@@ -257,14 +266,15 @@ class Engine:
                 raise ValueError("enroll needs a name")
             self.enrolling[key] = {"name": name, "seconds": float(req.get("seconds", 5.0)), "feats": []}
         else:
-            raise ValueError(f"unknown command {cmd!r}; known: status, list, rename, remove, threshold, enroll")
+            raise ValueError(f"unknown command {cmd!r}; known: status, list, rename, remove, export, threshold, enroll")
         self._reload_gallery()
         return {"ok": True}
 
     def status(self) -> dict:
         lat = np.asarray(self.latency) * 1e3 if self.latency else np.zeros(1)
         stats = self.sub.stats
-        return {"device": str(self.device), "checkpoint": self.meta["name"], "tracks": len(self.windows.tracks),
+        return {"device": str(self.device), "checkpoint": self.meta["name"], "hop": self.hop,
+                "tracks": len(self.windows.tracks),
                 "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
                 "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
                 "windows": self.counts["windows"], "enrolling": len(self.enrolling),

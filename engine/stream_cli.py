@@ -62,11 +62,17 @@ def cmd_engine(args) -> None:
     from engine.server import EngineConfig, serve
     serve(EngineConfig(frames=args.frames, results=args.results, control=args.control,
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
-                       context=args.context, evidence=args.evidence, threshold=args.threshold))
+                       context=args.context, evidence=args.evidence, threshold=args.threshold,
+                       threads=args.threads))
 
 
 def cmd_bench(args) -> None:
-    from engine.bench_wire import main as bench_main
+    if args.what == "engine":
+        from engine.bench_engine import main as bench_main
+        args.seconds = 10.0 if args.seconds is None else args.seconds
+    else:
+        from engine.bench_wire import main as bench_main
+        args.seconds = 5.0 if args.seconds is None else args.seconds
     bench_main(args)
 
 
@@ -150,6 +156,9 @@ def register(sub) -> None:
     s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
     s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    s.add_argument("--threads", type=int, default=1,
+                   help="CPU inference threads (default 1: the steps of a small batch are too short to "
+                   "share, and waking idle threads costs more than they save; 0 = torch's default)")
     s.add_argument("--context", type=float, default=1.0, help="seconds levelled with each window")
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
@@ -163,12 +172,20 @@ def register(sub) -> None:
     s.add_argument("-o", "--output", default=str(DEFAULT_TASK), help=f"where (default {DEFAULT_TASK})")
     s.set_defaults(func=cmd_mediapipe_model)
 
-    s = sub.add_parser("bench", help="benchmarks (wire)",
+    s = sub.add_parser("bench", help="benchmarks (wire, engine)",
                        description="wire: publisher -> subscriber on loopback (tcp, ipc), at 6 bodies "
-                       "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload.")
-    s.add_argument("what", choices=["wire"])
-    s.add_argument("--seconds", type=float, default=5.0, help="length of the 30 Hz runs")
-    s.add_argument("--messages", type=int, default=50_000, help="messages of the flat-out runs")
-    s.add_argument("--bodies", type=int, default=6)
+                       "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload. "
+                       "engine: synthetic walkers -> skelstream engine -> results, in three processes; "
+                       "end-to-end latency p50/p99, results/s, drops, and the wire-only latency of the "
+                       "same frames in the same run.")
+    s.add_argument("what", choices=["wire", "engine"])
+    s.add_argument("--seconds", type=float, help="length of each 30 Hz run (default wire 5, engine 10)")
+    s.add_argument("--messages", type=int, default=50_000, help="wire: messages of the flat-out runs")
+    s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
+    s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each)")
+    s.add_argument("--rate", type=float, default=30.0, help="engine: sensor frames per second")
+    s.add_argument("--warmup", type=float, default=3.0, help="engine: seconds left out at the start")
+    s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
+    s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     s.set_defaults(func=cmd_bench)

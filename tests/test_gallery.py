@@ -159,3 +159,19 @@ def test_threshold_keeps_the_false_accept_rate_for_the_gallery_size():
     for n, t in ((20, t20), (200, t200)):  # a stranger against n people is falsely named about 1% of the time
         strangers = rng.normal(0.2, 0.1, (20_000, n)).max(1)
         assert abs((strangers >= t).mean() - 0.01) < 0.004
+
+
+def test_gallery_check_measures_the_false_accept_rate_out_of_sample():
+    from trainers.evaluate.calibrate import gallery_far
+    rng = np.random.default_rng(1)
+    people = np.arange(120)
+    q_person = np.repeat(people, 40)
+    independent = rng.normal(0.2, 0.1, (len(q_person), len(people)))  # the model's assumption holds
+    rows = gallery_far(independent, q_person, people, 2.0, 0.01, sizes=(5, 20), draws=100)
+    assert [r["people"] for r in rows] == [5, 20] and rows[0]["threshold"] < rows[1]["threshold"]
+    assert all(abs(r["far"] - 0.01) < 0.005 for r in rows), rows
+    # a stranger's scores against different people correlated (a shared part per query): the
+    # model's independence assumption fails and the check shows the FAR off target (here, below)
+    shared = 0.8 * independent[:, :1] + 0.6 * independent
+    rows = gallery_far(shared, q_person, people, 2.0, 0.01, sizes=(20,), draws=100)
+    assert rows[0]["far"] < 0.006, rows

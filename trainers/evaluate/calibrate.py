@@ -15,7 +15,9 @@ is named with probability FAR by this gallery of all training people; the genuin
 (TAR) at that threshold, rank-1, and the rank-1 accuracy of the accepted are reported. A
 stranger's chance of a false match grows with the gallery, so the upper tail of the per-person
 impostor scores is stored too: `engine.identity.threshold_of` turns it into the threshold that
-keeps the same FAR for the gallery in use. ``--write`` stores it in the checkpoint's JSON as ``identity``.
+keeps the same FAR for the gallery in use; ``gallery_check`` tests that model out of sample
+(tail fitted on half the query people, FAR measured on the other half against random galleries
+of 5 to 50 people). ``--write`` stores it in the checkpoint's JSON as ``identity``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,41 @@ def segment_means(features: np.ndarray, walk: np.ndarray, size: int) -> tuple[np
             segs.append(unit(unit(features[rows[s:s + size]]).mean(0)))
             owner.append(w)
     return np.asarray(segs), np.asarray(owner)
+
+
+def gallery_far(per_person: np.ndarray, q_person: np.ndarray, people: np.ndarray, seconds: float, far: float,
+                sizes: tuple[int, ...] = (5, 10, 20, 50), draws: int = 300, seed: int = 0) -> list[dict]:
+    """Out-of-sample check of `engine.identity.threshold_of`'s gallery-size model.
+
+    The query people are split in two halves: the impostor tail is fitted on the first half's
+    per-person scores; the second half are strangers to galleries of N people drawn at random
+    (``draws`` per size, never holding the stranger): the measured false-accept rate at the
+    threshold for N people is compared with ``far``."""
+    from engine.identity import threshold_of
+
+    rng = np.random.default_rng(seed)
+    who = np.unique(q_person)
+    rng.shuffle(who)
+    fit = np.isin(q_person, who[: len(who) // 2])
+    other = per_person[fit][q_person[fit][:, None] != people[None, :]]
+    tail = {"p": TAIL_P.tolist(), "score": np.quantile(other, 1 - TAIL_P).tolist()}
+    meta = {"identity": {"far": far, "threshold": 0.0, "by_seconds": [{"seconds": seconds, "threshold": 0.0,
+                                                                       "impostor_tail": tail}]}}
+    scores, owner = per_person[~fit], q_person[~fit]
+    rows = []
+    for n in sizes:
+        if n >= len(people):
+            continue
+        threshold = threshold_of(meta, seconds, n)
+        accepted = trials = 0
+        for _ in range(draws):
+            chosen = rng.choice(len(people), n, replace=False)
+            stranger = ~np.isin(owner, people[chosen])
+            accepted += int((scores[stranger][:, chosen].max(1) >= threshold).sum())
+            trials += int(stranger.sum())
+        rows.append({"people": n, "threshold": round(threshold, 5), "far": round(accepted / trials, 5),
+                     "trials": trials})
+    return rows
 
 
 def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0),
@@ -92,7 +129,8 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
                                        "samples": int(other.size)},
                      "rank1": round(float((named == q_person).mean()), 4),
                      "rank1_of_accepted": round(float((named[accepted] == q_person[accepted]).mean()), 4)
-                     if accepted.any() else 0.0, "queries": int(keep.sum())})
+                     if accepted.any() else 0.0, "queries": int(keep.sum()),
+                     "gallery_check": gallery_far(per_person, q_person, people, sec, far)})
         scores[sec] = {"genuine": genuine, "impostor": impostor}
     block = {
         "far": far, "threshold": rows[0]["threshold"], "query_seconds": rows[0]["seconds"], "tar": rows[0]["tar"],
@@ -138,6 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     block, scores = calibrate(args.checkpoint, args.far, args.seconds, args.data_root, args.device)
     print(json.dumps(block, indent=2))
+    print(f"gallery-size check (target FAR {args.far:g}; tail fitted on half the query people, measured "
+          "on the other half as strangers to random galleries):")
+    for row in block["by_seconds"]:
+        print(f"  {row['seconds']:g} s: " + ", ".join(f"{c['people']} people thr {c['threshold']:.3f} FAR "
+                                                   f"{c['far']:.2%}" for c in row["gallery_check"]))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

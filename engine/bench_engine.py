@@ -1,0 +1,154 @@
+"""``skelstream bench engine``: synthetic walkers through the real engine over ZeroMQ.
+
+Three processes, as in use: ``skelstream sensor synthetic`` publishes N walkers at the given rate,
+``skelstream engine`` (a fresh, empty gallery) encodes them, and this process subscribes to both
+the sensor's frames and the engine's results. In the same run it measures
+- end to end: result receive time minus the publish time of the newest frame the engine had
+  when it encoded (sensor publish -> window complete -> batch inference -> result received);
+- wire only: frame receive time minus publish time for the same frames (the baseline);
+- results/s (one per track per hop), the windows expected, and every drop: frames missing at
+  the engine and here, results the engine could not send, frames the sensor could not send.
+The first ``--warmup`` seconds (first window, model warm-up) are left out of the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import zmq
+
+from engine.bus import Subscriber
+from engine.wire import RESULT_TOPIC, STATUS_TOPIC, WireError, decode_result, decode_status
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _ask(ctx: zmq.Context, endpoint: str, request: dict, timeout: float) -> dict | None:
+    """One control request; None when the engine did not answer within ``timeout`` s."""
+    req = ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(endpoint)
+    try:
+        req.send(json.dumps(request).encode())
+        return json.loads(req.recv()) if req.poll(int(timeout * 1000)) else None
+    finally:
+        req.close()
+
+
+def _percentiles(ms: list[float]) -> tuple[float, float]:
+    return (float(np.percentile(ms, 50)), float(np.percentile(ms, 99))) if ms else (float("nan"),) * 2
+
+
+def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
+        checkpoint: str | None = None, folder: str | None = None) -> dict:
+    """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
+    folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
+    ep = {k: f"ipc://{folder}/{k}-{tracks}" if zmq.has("ipc") else None for k in ("frames", "results", "control")}
+    if not zmq.has("ipc"):
+        base = 6200 + tracks % 500 * 3
+        ep = {k: f"tcp://127.0.0.1:{base + i}" for i, k in enumerate(ep)}
+    args = ["engine", "--frames", ep["frames"], "--results", ep["results"], "--control", ep["control"],
+            "--gallery", str(folder / f"gallery-{tracks}.db"), "--device", device]
+    engine = _cli(*args, *(["--checkpoint", checkpoint] if checkpoint else []))
+    ctx = zmq.Context()
+    sensor = None
+    try:
+        if _ask(ctx, ep["control"], {"cmd": "status"}, timeout=120) is None:
+            raise RuntimeError(f"the engine did not start: {engine.stdout.read() if engine.poll() is not None else ''}")
+        frames = Subscriber(ep["frames"], context=ctx, hwm=100_000)
+        results = ctx.socket(zmq.SUB)
+        results.setsockopt(zmq.RCVHWM, 100_000)
+        results.setsockopt(zmq.SUBSCRIBE, b"")
+        results.connect(ep["results"])
+        sensor = _cli("sensor", "synthetic", "--walkers", str(tracks), "--fps", str(rate), "--seconds",
+                      str(warmup + seconds), "--endpoint", ep["frames"], "--wait", "2", "--sensor", "bench")
+        poller = zmq.Poller()
+        poller.register(frames.socket, zmq.POLLIN)
+        poller.register(results, zmq.POLLIN)
+        wire_ms, e2e_ms, rows, batches, status, t_last = [], [], 0, 0, {}, None
+        ended = None
+        while ended is None or time.monotonic() - ended < 1.0:  # drain one second after the sensor ends
+            if ended is None and sensor.poll() is not None:
+                ended = time.monotonic()
+            for sock, _ in poller.poll(100):
+                if sock is frames.socket:
+                    while (f := frames.recv(timeout=0)) is not None:
+                        if f.t >= warmup:
+                            wire_ms.append((time.time() - f.t_pub) * 1e3)
+                    continue
+                while True:
+                    try:
+                        parts = results.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    now = time.time()
+                    try:
+                        if parts[0].startswith(RESULT_TOPIC):
+                            header, _ = decode_result(parts)
+                            if header["t"] >= warmup:
+                                e2e_ms.append((now - header["t_pub"]) * 1e3)
+                                rows += len(header["tracks"])
+                                batches += 1
+                                t_last = header["t"]
+                        elif parts[0] == STATUS_TOPIC:
+                            status = decode_status(parts)
+                    except WireError as exc:
+                        raise RuntimeError(f"the engine sent a bad message: {exc}") from None
+        final = _ask(ctx, ep["control"], {"cmd": "status"}, timeout=10) or status
+        out = sensor.stdout.read()
+        m = re.search(r"\((\d+) dropped", out)
+        frames.close()
+        results.close()
+    finally:
+        for proc in (sensor, engine):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        ctx.term()
+    span = (t_last - warmup) if t_last is not None else 0.0
+    hop = float(final.get("hop", 0.2)) if final else 0.2
+    e50, e99 = _percentiles(e2e_ms)
+    w50, w99 = _percentiles(wire_ms)
+    return {"tracks": tracks, "rate": rate, "seconds": seconds, "device": final.get("device", "?"),
+            "e2e_p50_ms": e50, "e2e_p99_ms": e99, "wire_p50_ms": w50, "wire_p99_ms": w99,
+            "results_per_s": rows / span if span > 0 else 0.0,
+            "results_expected_per_s": tracks / hop, "batch_mean": float(final.get("batch_mean", 0.0)),
+            "frames_missing_engine": int(final.get("missing", -1)),
+            "frames_missing_here": int(frames.stats.gaps),
+            "frames_rejected_engine": int(sum(final.get("rejected", {}).values())),
+            "results_dropped": int(final.get("results_dropped", 0)),
+            "sensor_dropped": int(m.group(1)) if m else 0}
+
+
+def main(args) -> None:
+    counts = [int(x) for x in str(args.tracks).split(",")]
+    rows = []
+    print(f"engine bench: {args.rate:g} Hz, {args.seconds:g} s per load after {args.warmup:g} s warm-up")
+    print(f"{'tracks':>7}{'e2e p50':>9}{'e2e p99':>9}{'wire p50':>9}{'wire p99':>9}{'results/s':>11}"
+          f"{'expected':>9}{'batch':>7}{'drops':>7}  device")
+    for n in counts:
+        r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint)
+        rows.append(r)
+        drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
+                 + r["results_dropped"] + r["sensor_dropped"])
+        print(f"{n:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}{r['wire_p99_ms']:>9.2f}"
+              f"{r['results_per_s']:>11.1f}{r['results_expected_per_s']:>9.1f}{r['batch_mean']:>7.1f}{drops:>7}"
+              f"  {r['device']}", flush=True)
+    print("latencies in ms; e2e = sensor publish -> result received; wire = sensor publish -> frame received")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rate": args.rate, "results": rows}, indent=2))
