@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# what Qt needs on Debian to open windows, and Xvfb for the tests and for machines without a screen
+DEBIAN := xvfb xauth libgl1 libegl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 \
+          libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libfontconfig1 libdbus-1-3
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+system:
+	@if command -v apt-get >/dev/null && ! dpkg -s $(DEBIAN) >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN) >/dev/null; fi
 
-demo: $(STAMP)
-	$(BIN)/skelstream play recordings/demo.mcap
+setup: system $(STAMP)
 
-test: $(STAMP)
+# the dashboard on the bundled recordings (under Xvfb when there is no screen)
+demo: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(BIN)/skelstream app; else xvfb-run -a -s "-screen 0 1600x1000x24" $(BIN)/skelstream app; fi
+
+test: setup
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,0 +1,162 @@
+"""The dashboard against a real engine (a subprocess) and a replay of the bundled recordings, on a
+virtual X screen (Xvfb): bodies drawn in the 3D view, attention heatmaps, names, enrollment and
+removal through the UI, and the engine going away and coming back.
+
+Set SKELSTREAM_SCREENSHOTS=DIR to keep the screenshots (the README's comes from here)."""
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+XVFB = shutil.which("Xvfb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def screen():
+    """A virtual X screen (Qt's 3D view does not draw on the offscreen platform); session-scoped
+    so that it exists before pytest-qt's QApplication."""
+    if XVFB is None:
+        if os.environ.get("CI") or os.environ.get("SKELSTREAM_REQUIRE_DATA"):
+            pytest.fail("Xvfb is not installed (Debian package xvfb; `make setup` installs it)")
+        pytest.skip("Xvfb is not installed (Debian package xvfb); the dashboard tests need a screen")
+    display = f":{90 + os.getpid() % 500}"
+    proc = subprocess.Popen([XVFB, display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{display[1:]}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    old = {k: os.environ.get(k) for k in ("DISPLAY", "QT_QPA_PLATFORM")}
+    os.environ["DISPLAY"] = display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    from app.window import share_gl_contexts
+    share_gl_contexts()
+    yield display
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    proc.terminate()
+    proc.wait(5)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    """A demo gallery and an engine subprocess on ipc endpoints; (endpoints, restart)."""
+    from app.demo import build_gallery, endpoints, start_engine
+    gallery = tmp_path / "gallery.db"
+    build_gallery(gallery)
+    ep = endpoints(tmp_path)
+    procs = [start_engine(ep, gallery)]
+
+    def restart():
+        procs[-1].terminate()
+        procs[-1].wait(10)
+        procs.append(start_engine(ep, gallery))
+    yield ep, procs, restart
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+
+
+def _shot(widget, name: str, tmp_path: Path) -> Path:
+    path = tmp_path / name
+    assert widget.grab().save(str(path))
+    if os.environ.get("SKELSTREAM_SCREENSHOTS"):
+        out = Path(os.environ["SKELSTREAM_SCREENSHOTS"])
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, out / name)
+    return path
+
+
+def _body_pixels(scene) -> int:
+    """Pixels of the 3D view in a saturated colour (bodies; the background and grid are grey)."""
+    img = scene.grabFramebuffer().convertToFormat(scene.grabFramebuffer().Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+    rgb = arr.reshape(img.height(), img.width(), 3).astype(int)
+    return int(((rgb.max(-1) - rgb.min(-1)) > 60).sum())
+
+
+def test_dashboard_draws_identifies_enrolls_and_removes(qtbot, engine, tmp_path, monkeypatch):
+    from PySide6 import QtCore, QtWidgets
+
+    from app.client import EngineClient
+    from app.demo import NAMES, WALK
+    from app.window import GalleryDialog, MainWindow
+    ep, _, _ = engine
+    client = EngineClient(ep["results"], ep["control"])
+    window = MainWindow(client, frames=ep["frames"])
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert _body_pixels(window.scene) == 0  # nothing drawn before a body arrives
+    window.play([str(WALK)])
+    qtbot.waitUntil(lambda: len(client.bodies) == 5 and all(
+        client.identities.get(("demo", i)) and client.identities[("demo", i)].seconds >= 12 for i in range(5)),
+        timeout=60_000)
+    qtbot.wait(300)
+    assert _body_pixels(window.scene) > 500  # the 3D view draws the bodies
+    assert window.attention.matrix is not None and window.attention.matrix.shape == (3, 6, 6)
+    assert window.attention.images[0].image is not None  # the heatmap shows it
+    assert np.allclose(window.attention.matrix.sum(-1), 1, atol=1e-3)  # rows of attention weights
+    named = {i: client.identities[("demo", i)].decision for i in range(5)}
+    assert sum(named[i] == NAMES[i] for i in range(5)) >= 4, named
+    assert window.table.rowCount() == 5 and set(window.scene.labels) == {("demo", i) for i in range(5)}
+    assert client.connected and "latency" in window.status_label.text()
+    _shot(window, "dashboard.png", tmp_path)
+
+    # enrollment through the UI: select a track, type a name, record 3 s
+    window.select(("demo", 2))
+    window.enroll_name.setText("Zoe")
+    window.enroll_seconds.setValue(3)
+    qtbot.mouseClick(window.enroll_button, QtCore.Qt.LeftButton)
+    assert window.enroll_job is not None
+    qtbot.waitUntil(lambda: window.enroll_job is None, timeout=30_000)
+    assert window.enroll_progress.value() == 100
+    people = {p["name"] for p in client.request("list")["people"]}
+    assert people == set(NAMES) | {"Zoe"}
+    qtbot.waitUntil(lambda: client.status.get("people") == 6, timeout=5_000)  # the engine reports it
+
+    # removal through the gallery manager, confirmed
+    dialog = GalleryDialog(client, window)
+    qtbot.addWidget(dialog)
+    row = next(i for i in range(dialog.list.count()) if dialog.list.item(i).data(QtCore.Qt.UserRole) == "Zoe")
+    dialog.list.setCurrentRow(row)
+    asked = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or QtWidgets.QMessageBox.Yes)
+    dialog.remove()
+    assert asked and "Zoe" in asked[0]
+    assert "Zoe" not in {p["name"] for p in client.request("list")["people"]}
+    assert dialog.list.count() == 5
+    export = tmp_path / "export.json"
+    dialog.export_to(str(export))
+    assert export.stat().st_mode & 0o777 == 0o600
+    window.close()
+    client.close()
+
+
+def test_dashboard_shows_the_engine_gone_and_reconnects(qtbot, engine):
+    from app.client import EngineClient
+    from app.demo import WALK
+    from app.window import MainWindow
+    ep, procs, restart = engine
+    client = EngineClient(ep["results"], ep["control"], timeout=2.0)
+    window = MainWindow(client, frames=ep["frames"])
+    qtbot.addWidget(window)
+    window.show()
+    window.play([str(WALK)])
+    qtbot.waitUntil(lambda: client.connected and bool(client.identities), timeout=40_000)
+    procs[-1].kill()
+    qtbot.waitUntil(lambda: "not connected" in window.status_label.text(), timeout=10_000)
+    restart()
+    qtbot.waitUntil(lambda: client.connected and "latency" in window.status_label.text(), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(client.request("status", timeout=1).get("ok")), timeout=10_000)  # control again
+    window.close()
+    client.close()
