@@ -54,7 +54,7 @@ class EngineConfig:
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
     top: int = 5
     threshold: float | None = None  # override the checkpoint's calibrated thresholds
-    threads: int = 1  # CPU threads for inference (more only pays for large batches)
+    threads: int = 1  # CPU threads of the `skelstream engine` process (more only pays for large batches)
 
 
 @dataclass
@@ -76,8 +76,6 @@ class Engine:
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
         self.device = torch.device(dev)
         self.model, self.meta = load_gait(cfg.checkpoint, device=str(self.device))
-        if self.device.type == "cpu" and cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
         # float32 throughout: the whitened features live in small differences from the mean
         # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
         # window's fp32 and bf16 features on KGBD)
@@ -285,6 +283,8 @@ class Engine:
 
 
 def serve(cfg: EngineConfig) -> None:
+    if cfg.threads > 0:  # the engine's own process: one thread for small CPU batches (see RESULTS)
+        torch.set_num_threads(cfg.threads)
     engine = Engine(cfg)
     print(f"engine: {engine.meta['name']} on {engine.device}; frames from {', '.join(cfg.frames)}; results on "
           f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({engine.people} people)",

@@ -6,6 +6,7 @@ Set SKELSTREAM_SCREENSHOTS=DIR to keep the screenshots (the README's comes from 
 
 import os
 import shutil
+import sys
 import subprocess
 import time
 from pathlib import Path
@@ -160,3 +161,13 @@ def test_dashboard_shows_the_engine_gone_and_reconnects(qtbot, engine):
     qtbot.waitUntil(lambda: bool(client.request("status", timeout=1).get("ok")), timeout=10_000)  # control again
     window.close()
     client.close()
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
+def test_redrawing_does_not_release_none(qtbot):
+    # PySide6 6.12.0 drops a reference to None on every pyqtgraph paint: the app aborts with
+    # "deallocating None" after about a minute. Redraw a while and watch None's count.
+    from app.bench_ui import measure
+    before = sys.getrefcount(None)
+    measure(5, frames=120)
+    assert sys.getrefcount(None) >= before - 50
