@@ -1,0 +1,127 @@
+"""Action encoders for the three skeleton representations of ISC (seed 002, Sec. 4) and the
+methods after it. Each maps sequences ``x [N, T, J, 3]`` (canonical joints, metres) to a feature
+vector; ``dim`` says how long.
+
+- `SequenceEncoder` (X^SEQ): a 3-layer bidirectional GRU over the flattened skeleton of each
+  frame; the feature is the time-average of the top layer's outputs (2H values).
+- `GraphEncoder` (X^STG): an adaptive graph-convolution network in the A-GCN way: each block is a
+  spatial graph convolution over the skeleton (normalised bone adjacency, plus a learned
+  adjacency added to it) and a temporal convolution, with residual connections; global average
+  pooling over time and joints.
+- `ImageEncoder` (X^IMG): an HCN-style CNN over the T x J pseudo-image: point-level convolutions
+  per joint, then the joints become channels (global co-occurrence), for the positions and for
+  their frame-to-frame motion; the two streams are joined and pooled.
+
+`SKELETON_JOINTS` are the 20 joints Kinect v1, MSR Action3D and NW-UCLA share (canonical names);
+`graph_adjacency` builds their bone graph from the canonical kinematic tree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.skeleton import INDEX, KINECT_V1, PARENT
+
+SKELETON_JOINTS: tuple[str, ...] = KINECT_V1.joints
+
+
+def graph_adjacency(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
+    """Symmetrically normalised adjacency D^-1/2 (A + I) D^-1/2 [J, J] of the bone graph of
+    ``joints``: each joint is linked to its nearest ancestor among them in the canonical tree."""
+    pos = {INDEX[n]: i for i, n in enumerate(joints)}
+    a = np.eye(len(joints), dtype=np.float32)
+    for name in joints:
+        c = INDEX[name]
+        p = int(PARENT[c])
+        while p not in pos and PARENT[p] != p:
+            p = int(PARENT[p])
+        if p in pos and p != c:
+            a[pos[c], pos[p]] = a[pos[p], pos[c]] = 1.0
+    d = 1.0 / np.sqrt(a.sum(1))
+    return (a * d[:, None] * d[None, :]).astype(np.float32)
+
+
+class SequenceEncoder(nn.Module):
+    def __init__(self, joints: int = len(SKELETON_JOINTS), hidden: int = 1024, layers: int = 3):
+        super().__init__()
+        self.gru = nn.GRU(joints * 3, hidden, num_layers=layers, batch_first=True, bidirectional=True)
+        self.dim = 2 * hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.gru(x.flatten(2))
+        return out.mean(1)
+
+
+class _GraphBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, joints: int, stride: int = 1, kernel: int = 9):
+        super().__init__()
+        self.spatial = nn.Conv2d(cin, cout, 1)
+        self.adaptive = nn.Parameter(torch.zeros(joints, joints))  # B of A-GCN, learned, starts at 0
+        self.temporal = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(),
+                                      nn.Conv2d(cout, cout, (kernel, 1), (stride, 1), (kernel // 2, 0)),
+                                      nn.BatchNorm2d(cout))
+        self.residual = (nn.Identity() if cin == cout and stride == 1 else
+                         nn.Sequential(nn.Conv2d(cin, cout, 1, (stride, 1)), nn.BatchNorm2d(cout)))
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:  # x [N, C, T, J]
+        y = torch.einsum("nctj,jk->nctk", self.spatial(x), adjacency + self.adaptive)
+        return F.relu(self.temporal(y) + self.residual(x))
+
+
+class GraphEncoder(nn.Module):
+    def __init__(self, joints: tuple[str, ...] = SKELETON_JOINTS, channels: tuple[int, ...] = (64, 64, 128, 128, 256, 256)):
+        super().__init__()
+        self.register_buffer("adjacency", torch.from_numpy(graph_adjacency(joints)))
+        self.norm = nn.BatchNorm1d(len(joints) * 3)
+        blocks, cin = [], 3
+        for i, c in enumerate(channels):
+            blocks.append(_GraphBlock(cin, c, len(joints), stride=2 if i > 0 and c != channels[i - 1] else 1))
+            cin = c
+        self.blocks = nn.ModuleList(blocks)
+        self.dim = channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, j, _ = x.shape
+        x = self.norm(x.flatten(2).transpose(1, 2)).view(n, j, 3, t).permute(0, 2, 3, 1)  # [N, 3, T, J]
+        for block in self.blocks:
+            x = block(x, self.adjacency)
+        return x.mean((2, 3))
+
+
+class ImageEncoder(nn.Module):
+    def __init__(self, joints: int = len(SKELETON_JOINTS), width: int = 64, dim: int = 512):
+        super().__init__()
+
+        def stream() -> nn.ModuleDict:
+            return nn.ModuleDict({
+                "point": nn.Sequential(nn.Conv2d(3, width, 1), nn.ReLU(), nn.Conv2d(width, width // 2, (3, 1), padding=(1, 0))),
+                "cooc": nn.Sequential(nn.Conv2d(joints, width // 2, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+                                      nn.Conv2d(width // 2, width, 3, padding=1), nn.MaxPool2d(2), nn.Dropout(0.1)),
+            })
+        self.position, self.motion = stream(), stream()
+        self.head = nn.Sequential(nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(4 * width, dim))
+        self.dim = dim
+
+    @staticmethod
+    def _run(s: nn.ModuleDict, x: torch.Tensor) -> torch.Tensor:  # x [N, 3, T, J]
+        y = s["point"](x)  # [N, C, T, J]
+        return s["cooc"](y.permute(0, 3, 2, 1))  # joints as channels: [N, J, T, C] -> [N, C', T/4, C/4]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        img = x.permute(0, 3, 1, 2)  # [N, 3, T, J]
+        motion = torch.cat([img[:, :, 1:] - img[:, :, :-1], torch.zeros_like(img[:, :, :1])], 2)
+        return self.head(torch.cat([self._run(self.position, img), self._run(self.motion, motion)], 1))
+
+
+ENCODERS = {"seq": SequenceEncoder, "graph": GraphEncoder, "image": ImageEncoder}
+
+
+def make_encoder(kind: str, **kwargs) -> nn.Module:
+    if kind not in ENCODERS:
+        raise ValueError(f"encoder kind must be one of {sorted(ENCODERS)}, got {kind!r}")
+    return ENCODERS[kind](**kwargs)

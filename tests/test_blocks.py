@@ -1,0 +1,107 @@
+"""The contrastive blocks (trainers/blocks): each augmentation keeps shapes and its invariants,
+the queue enqueues and wraps, the EMA and InfoNCE do what they say."""
+
+import torch
+import torch.nn.functional as F
+
+from trainers.blocks.augment import joint_jitter, pose_shear, spatio_temporal, temporal_crop_resize
+from trainers.blocks.contrast import Queue, info_nce, momentum_update
+
+
+def _x(n=8, t=50, j=25, seed=0):
+    return torch.randn(n, t, j, 3, generator=torch.Generator().manual_seed(seed))
+
+
+def test_pose_shear_is_one_linear_map_per_sequence_with_unit_diagonal():
+    x = _x()
+    y = pose_shear(x, torch.Generator().manual_seed(1))
+    assert y.shape == x.shape
+    for i in range(len(x)):  # recover the matrix from the points: least squares, exact
+        a = x[i].reshape(-1, 3)
+        s = torch.linalg.lstsq(a, y[i].reshape(-1, 3)).solution
+        assert torch.allclose(a @ s, y[i].reshape(-1, 3), atol=1e-4)
+        assert torch.allclose(torch.diagonal(s), torch.ones(3), atol=1e-4)
+        off = s[~torch.eye(3, dtype=torch.bool)]
+        assert off.abs().max() <= 1 + 1e-4 and off.abs().max() > 0.05
+    z = pose_shear(2 * x + 1 * 0, torch.Generator().manual_seed(1))
+    assert torch.allclose(z, 2 * y, atol=1e-5)  # linear: the same draw scales with the input
+
+
+def test_joint_jitter_moves_exactly_the_chosen_joints_the_same_way_at_every_frame():
+    x = _x()
+    y, mask = joint_jitter(x, torch.Generator().manual_seed(2), joints=15, return_mask=True)
+    assert y.shape == x.shape and (mask.sum(1) == 15).all()
+    assert torch.equal(y[~mask[:, None, :].expand(-1, x.shape[1], -1)], x[~mask[:, None, :].expand(-1, x.shape[1], -1)])
+    assert (y != x).any(-1)[mask[:, None, :].expand(-1, x.shape[1], -1)].float().mean() > 0.99
+    for i in range(len(x)):  # one matrix for all moved joints and frames
+        a, b = x[i][:, mask[i]].reshape(-1, 3), y[i][:, mask[i]].reshape(-1, 3)
+        m = torch.linalg.lstsq(a, b).solution
+        assert torch.allclose(a @ m, b, atol=1e-4) and m.abs().max() <= 1 + 1e-4
+
+
+def test_temporal_crop_resize_keeps_the_first_and_last_frame_of_its_crop():
+    x = _x(t=80)
+    y, (start, crop) = temporal_crop_resize(x, torch.Generator().manual_seed(3), length=64, l_min=0.1,
+                                            return_crop=True)
+    assert y.shape == (8, 64, 25, 3)
+    assert (crop >= 8).all() and (crop <= 80).all() and (start + crop <= 80).all() and len(set(crop.tolist())) > 1
+    rows = torch.arange(8)
+    assert torch.allclose(y[:, 0], x[rows, start], atol=1e-5)
+    assert torch.allclose(y[:, -1], x[rows, start + crop - 1], atol=1e-5)
+    ramp = torch.arange(80.0)[None, :, None, None].expand(1, 80, 25, 3)  # linear in time stays linear
+    r, (s, c) = temporal_crop_resize(ramp, torch.Generator().manual_seed(4), length=64, return_crop=True)
+    expect = s.float() + torch.linspace(0, 1, 64) * (c.float() - 1)
+    assert torch.allclose(r[0, :, 0, 0], expect, atol=1e-4)
+
+
+def test_spatio_temporal_composes_and_is_deterministic_from_the_generator():
+    x = _x(t=70)
+    a = spatio_temporal(x, torch.Generator().manual_seed(5), length=64)
+    b = spatio_temporal(x, torch.Generator().manual_seed(5), length=64)
+    c = spatio_temporal(x, torch.Generator().manual_seed(6), length=64)
+    assert a.shape == (8, 64, 25, 3) and torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_queue_enqueues_in_order_and_wraps_around():
+    q = Queue(dim=4, size=10, generator=torch.Generator().manual_seed(0))
+    first = F.normalize(torch.randn(6, 4), dim=1)
+    q.enqueue(first)
+    assert torch.equal(q.keys[:6], first) and int(q.ptr) == 6
+    second = F.normalize(torch.randn(6, 4), dim=1)
+    q.enqueue(second)
+    assert torch.equal(q.keys[6:], second[:4]) and torch.equal(q.keys[:2], second[4:]) and int(q.ptr) == 2
+    assert torch.equal(q.keys[2:6], first[2:6])  # the oldest are replaced first
+
+
+def test_momentum_update_and_info_nce():
+    query, key = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    before = key.weight.clone()
+    momentum_update(key, query, m=0.9)
+    assert torch.allclose(key.weight, 0.9 * before + 0.1 * query.weight)
+    q = F.normalize(torch.randn(16, 8), dim=1)
+    negatives = F.normalize(torch.randn(100, 8), dim=1)
+    matched = info_nce(q, q, negatives)
+    shuffled = info_nce(q, q.roll(1, 0), negatives)
+    assert matched < shuffled  # positives that agree give the lower loss
+    # cross-contrast (ISC Eq. 6-8): the other representation's keys and queue are what the loss sees
+    other_keys = F.normalize(torch.randn(16, 8), dim=1)
+    assert not torch.isclose(info_nce(q, other_keys, negatives), matched)
+
+
+def test_action_encoders_map_sequences_to_features_and_learn():
+    import numpy as np
+
+    from engine.models.action import SKELETON_JOINTS, graph_adjacency, make_encoder
+    a = graph_adjacency()
+    assert a.shape == (20, 20) and np.allclose(a, a.T)
+    links = (a > 0) & ~np.eye(20, dtype=bool)
+    assert links.sum() == 2 * 19  # a tree over the 20 joints: 19 bones
+    head, spine_shoulder = SKELETON_JOINTS.index("Head"), SKELETON_JOINTS.index("SpineShoulder")
+    assert links[head, spine_shoulder]  # bridged over the Neck that Kinect v1 lacks
+    x = torch.randn(4, 64, 20, 3)
+    for kind, kwargs in (("seq", {"hidden": 32}), ("graph", {"channels": (16, 32)}), ("image", {"width": 16, "dim": 64})):
+        enc = make_encoder(kind, **kwargs)
+        out = enc(x)
+        assert out.shape == (4, enc.dim), kind
+        out.pow(2).mean().backward()
+        assert all(p.grad is not None for p in enc.parameters() if p.requires_grad), kind
