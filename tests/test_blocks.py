@@ -105,3 +105,27 @@ def test_action_encoders_map_sequences_to_features_and_learn():
         assert out.shape == (4, enc.dim), kind
         out.pow(2).mean().backward()
         assert all(p.grad is not None for p in enc.parameters() if p.requires_grad), kind
+
+
+def test_isc_cross_contrast_uses_the_other_representations_keys_and_queue(monkeypatch):
+    import trainers.isc as isc
+    cfg = isc.ISCConfig(reps=("seq", "graph"), queue=32, proj=8, seq_hidden=8, frames=16)
+    monkeypatch.setattr(isc, "encoder_kwargs", lambda c, kind: {"seq": {"hidden": 8}, "graph": {"channels": (8,)},
+                                                                  "image": {"width": 8, "dim": 16}}[kind])
+    model = isc.ISC(cfg)
+    calls = []
+    real = isc.info_nce
+    monkeypatch.setattr(isc, "info_nce", lambda q, k, neg, t: calls.append((q, k, neg)) or real(q, k, neg, t))
+    queues_before = {r: model.queues[r].keys.clone() for r in cfg.reps}
+    terms = model.losses(torch.randn(4, 20, 20, 3), torch.Generator().manual_seed(0))
+    assert set(terms) == {"intra_seq", "intra_graph", "inter_seq_graph", "inter_graph_seq"}
+    by_name = dict(zip(terms, calls))
+    keys_of = {r: model.queues[r].keys[:4] for r in cfg.reps}  # what each branch enqueued
+    q_seq, k, neg = by_name["inter_seq_graph"]
+    assert torch.equal(k, keys_of["graph"]) and torch.equal(neg, queues_before["graph"])
+    q_graph, k, neg = by_name["inter_graph_seq"]
+    assert torch.equal(k, keys_of["seq"]) and torch.equal(neg, queues_before["seq"])
+    _, k, neg = by_name["intra_seq"]
+    assert torch.equal(k, keys_of["seq"]) and torch.equal(neg, queues_before["seq"])
+    sum(terms.values()).backward()
+    assert all(p.grad is None for p in model.key.parameters())  # the key encoders only follow (EMA)
