@@ -2,9 +2,11 @@
 
 - Subscribes to sensors' frames and republishes them on its own PUB socket (the app needs one
   connection), keeps a `TrackWindows` history per (sensor, track).
-- Every ``hop`` seconds, all tracks with a new gait window are encoded in ONE batch
-  (`prepare_last_windows` + the model, float32; CUDA with pinned buffers when present, CPU
-  otherwise). Each window's matching feature (whitened when the checkpoint has a
+- Each track gets a new gait window every ``hop`` seconds. On every frame, all tracks whose
+  window just completed are encoded in ONE batch (`prepare_last_windows` + the model, float32;
+  CUDA with pinned buffers when present, CPU otherwise). Tracks that appear together are given
+  staggered phases, so a hop's windows spread over its frames rather than all landing on one
+  (``stagger``; RESULTS.md has the latency either way). Each window's matching feature (whitened when the checkpoint has a
   whitening) is added to the track's running mean; the mean is matched against the gallery
   with the checkpoint's threshold for how long the track has walked. A new decision replaces
   the shown one only after ``evidence`` consecutive hops agree (no flicker).
@@ -54,6 +56,7 @@ class EngineConfig:
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
     top: int = 5
     threshold: float | None = None  # override the checkpoint's calibrated thresholds
+    stagger: bool = True  # spread tracks' windows over the frames of a hop (see _track)
     threads: int = 1  # CPU threads of the `skelstream engine` process (more only pays for large batches)
 
 
@@ -193,7 +196,13 @@ class Engine:
     def _track(self, key: Key) -> _Track:
         history = self.windows.tracks[key]
         if key not in self.tracks or self.tracks[key].history is not history:
-            self.tracks[key] = _Track(history=history)  # new, or its history was reset (a reused id)
+            # new, or its history was reset (a reused id). Tracks that appear together would all
+            # complete their windows on the same frame; each gets a phase (0..f-1 frames, in
+            # turn) so the hop's windows spread over its frames: smaller batches, lower latency
+            phase = self.counts["tracks_seen"] % self.f if self.cfg.stagger else 0
+            self.counts["tracks_seen"] += 1
+            first = history.times[0] + (self.n_ctx - 1 + phase) / self.fps
+            self.tracks[key] = _Track(history=history, used_t=first - self.hop)
         return self.tracks[key]
 
     def _decide(self, tr: _Track, seconds: float):

@@ -63,7 +63,7 @@ def cmd_engine(args) -> None:
     serve(EngineConfig(frames=args.frames, results=args.results, control=args.control,
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
                        context=args.context, evidence=args.evidence, threshold=args.threshold,
-                       threads=args.threads))
+                       threads=args.threads, stagger=not args.no_stagger))
 
 
 def cmd_bench(args) -> None:
@@ -168,6 +168,9 @@ def register(sub) -> None:
     s.add_argument("--threads", type=int, default=1,
                    help="CPU inference threads (default 1: the steps of a small batch are too short to "
                    "share, and waking idle threads costs more than they save; 0 = torch's default)")
+    s.add_argument("--no-stagger", action="store_true",
+                   help="encode all tracks that appeared together on the same frame (one big batch per hop) "
+                   "instead of spreading their windows over the hop's frames")
     s.add_argument("--context", type=float, default=1.0, help="seconds levelled with each window")
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
@@ -197,5 +200,6 @@ def register(sub) -> None:
     s.add_argument("--warmup", type=float, default=3.0, help="engine: seconds left out at the start")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
     s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
+    s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     s.set_defaults(func=cmd_bench)

@@ -84,5 +84,6 @@ def test_bench_engine_gets_one_result_per_track_per_hop_through_three_processes(
     from engine.bench_engine import run
     r = run(2, 30.0, seconds=4.0, warmup=2.0, folder=str(tmp_path))
     assert abs(r["results_per_s"] - r["results_expected_per_s"]) <= 0.15 * r["results_expected_per_s"], r
-    assert r["batch_mean"] == 2.0 and r["frames_missing_engine"] == 0 and r["results_dropped"] == 0, r
+    assert r["batch_mean"] == 1.0, r  # the two tracks appeared together; their windows are spread over the hop
+    assert r["frames_missing_engine"] == 0 and r["results_dropped"] == 0, r
     assert r["wire_p50_ms"] < r["e2e_p50_ms"]  # a result comes after the frame that completed its window
