@@ -24,7 +24,7 @@ def screen():
     if XVFB is None:
         if os.environ.get("CI") or os.environ.get("SKELSTREAM_REQUIRE_DATA"):
             pytest.fail("Xvfb is not installed (Debian package xvfb; `make setup` installs it)")
-        pytest.skip("Xvfb is not installed (Debian package xvfb); the dashboard tests need a screen")
+        pytest.skip("Xvfb is not installed (Debian package xvfb); the dashboard tests need an X display")
     display = f":{90 + os.getpid() % 500}"
     proc = subprocess.Popen([XVFB, display, "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from engine.models.action import make_encoder
 from trainers.blocks.augment import spatio_temporal
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
+from trainers.trainer import pick_device
 
 
 @dataclass
@@ -106,10 +107,6 @@ class ISC(nn.Module):
         for r in c.reps:
             self.queues[r].enqueue(k[r])
         return terms
-
-
-def pick_device(name: str) -> torch.device:
-    return torch.device("cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name))
 
 
 def train(cfg: ISCConfig, progress: bool = True) -> dict:
