@@ -1,4 +1,4 @@
-"""``skelstream bench ui``: the dashboard's redraw time with N tracks.
+"""``skelstream app --bench N[,N...]``: the dashboard's redraw time with N tracks.
 
 N synthetic walkers move through the window's state (bodies, identities with top-5 and attention)
 exactly as the engine client would fill it; each frame the window redraws (3D view, table,

@@ -72,9 +72,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="demo: gait checkpoint (default: the bundled one)")
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG when quitting (with --quit-after)")
     p.add_argument("--quit-after", type=float, metavar="S", help="close after S seconds (demos, tests)")
+    p.add_argument("--bench", metavar="N[,N...]",
+                   help="measure the window's redraw time with N synthetic tracks instead (e.g. 6,50)")
+    p.add_argument("--json", metavar="OUT.json", help="with --bench: also write the figures as JSON")
+
+
+def register(sub) -> None:
+    """The ``skelstream app`` command (an entry point: the engine never imports the app)."""
+    s = sub.add_parser("app", help="the Qt dashboard (no arguments: the demo with bundled recordings)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(s)
+    s.set_defaults(func=_command)
+
+
+def _command(args) -> None:
+    code = run(args)  # the engine and the sources it started are stopped by now
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # Qt's OpenGL objects must not be collected at interpreter exit (a PySide6 crash)
 
 
 def run(args) -> int:
+    if args.bench:
+        from app.bench_ui import main as bench
+        args.tracks = args.bench
+        bench(args)
+        return 0
     if args.connect:
         from engine.bus import DEFAULT_FRAMES
         from engine.server import DEFAULT_RESULTS

@@ -9,7 +9,6 @@ requests have short timeouts; replays publish from their own thread.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import time
@@ -545,7 +544,3 @@ class MainWindow(QtWidgets.QMainWindow):
         self.stop_source()
         super().closeEvent(event)
 
-
-def describe(client: EngineClient) -> str:
-    """A one-line JSON of what the window shows (for logs and tests)."""
-    return json.dumps({f"{k[0]}/{k[1]}": i.decision for k, i in client.identities.items()})

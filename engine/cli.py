@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -235,14 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     for plugin in entry_points(group="skelstream.commands"):
         plugin.load()(sub)
 
-    s = sub.add_parser("app", help="the Qt dashboard (no arguments: the demo with bundled recordings)",
-                       description="The dashboard. With no arguments it starts an engine, replays the "
-                       "bundled recordings and opens with a bundled gallery; --connect attaches to a "
-                       "running engine.")
-    from app.main import add_arguments as app_arguments
-    app_arguments(s)
-    s.set_defaults(func=cmd_app)
-
     s = sub.add_parser("play", help="replay a skeleton file in the terminal",
                        description="Replay any supported file in real time as a front view "
                        "drawn in the terminal (a status line a second when not on a terminal).")
@@ -251,14 +242,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
     s.set_defaults(func=cmd_play)
     return p
-
-
-def cmd_app(args) -> None:
-    from app.main import run
-    code = run(args)  # the engine and the sources it started are stopped by now
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # Qt's OpenGL objects must not be collected at interpreter exit (a PySide6 crash)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,15 +67,6 @@ def cmd_engine(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    if args.what == "ui":
-        import os
-        import sys
-
-        from app.bench_ui import main as bench_main
-        args.tracks = "6,50" if args.tracks == "6" else args.tracks
-        bench_main(args)
-        sys.stdout.flush()
-        os._exit(0)  # Qt's OpenGL objects must not be collected at interpreter exit (a PySide6 crash)
     if args.what == "engine":
         from engine.bench_engine import main as bench_main
         args.seconds = 10.0 if args.seconds is None else args.seconds
@@ -189,13 +180,12 @@ def register(sub) -> None:
                        "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload. "
                        "engine: synthetic walkers -> skelstream engine -> results, in three processes; "
                        "end-to-end latency p50/p99, results/s, drops, and the wire-only latency of the "
-                       "same frames in the same run. ui: the dashboard's redraw time with N tracks "
-                       "(needs a screen, or xvfb-run).")
-    s.add_argument("what", choices=["wire", "engine", "ui"])
+                       "same frames in the same run.")
+    s.add_argument("what", choices=["wire", "engine"])
     s.add_argument("--seconds", type=float, help="length of each 30 Hz run (default wire 5, engine 10)")
     s.add_argument("--messages", type=int, default=50_000, help="wire: messages of the flat-out runs")
     s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
-    s.add_argument("--tracks", default="6", help="engine/ui: walkers, or a list such as 1,6,20 (one run each; ui default 6,50)")
+    s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each)")
     s.add_argument("--rate", type=float, default=30.0, help="engine: sensor frames per second")
     s.add_argument("--warmup", type=float, default=3.0, help="engine: seconds left out at the start")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
