@@ -78,7 +78,8 @@ def _shot(widget, name: str, tmp_path: Path) -> Path:
 
 def _body_pixels(scene) -> int:
     """Pixels of the 3D view in a saturated colour (bodies; the background and grid are grey)."""
-    img = scene.grabFramebuffer().convertToFormat(scene.grabFramebuffer().Format.Format_RGB888)
+    frame = scene.grabFramebuffer()
+    img = frame.convertToFormat(frame.Format.Format_RGB888)
     arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
     rgb = arr.reshape(img.height(), img.width(), 3).astype(int)
     return int(((rgb.max(-1) - rgb.min(-1)) > 60).sum())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from tqdm import tqdm
 from engine.models.action import make_encoder
 from trainers.blocks.augment import spatio_temporal
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
+from trainers.config import build
 from trainers.trainer import pick_device
 
 
@@ -56,7 +57,6 @@ class ISCConfig:
     seq_hidden: int = 256
     seed: int = 0
     device: str = "auto"
-    encoders: dict = field(default_factory=dict)  # filled from the above
 
 
 def encoder_kwargs(cfg: ISCConfig, kind: str) -> dict:
@@ -163,30 +163,25 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
 
 
 def parse(argv: list[str]) -> ISCConfig:
-    cfg = ISCConfig()
-    types = {f.name: f.type for f in fields(ISCConfig)}
+    """``key=value`` items into the config (the trainers' own coercion and unknown-key errors);
+    ``reps`` takes a comma list such as seq,graph."""
+    values = {}
     for item in argv:
         if "=" not in item:
-            raise SystemExit(f"expected key=value, got {item!r}; keys: {', '.join(types)}")
+            raise SystemExit(f"expected key=value, got {item!r}")
         key, value = item.split("=", 1)
-        if key not in types or key == "encoders":
-            raise SystemExit(f"unknown key {key!r}; keys: {', '.join(k for k in types if k != 'encoders')}")
-        cur = getattr(cfg, key)
-        if isinstance(cur, bool):
-            val = value.lower() in ("1", "true", "yes", "on")
-        elif isinstance(cur, tuple):
-            val = tuple(v for v in value.split(",") if v)
-        else:
-            val = type(cur)(value)
-        setattr(cfg, key, val)
-    return cfg
+        values[key] = tuple(v for v in value.split(",") if v) if key == "reps" else value
+    try:
+        return build(ISCConfig, values, "isc")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__ + "\nkeys (default):\n" + "\n".join(f"  {f.name}={getattr(ISCConfig(), f.name)}"
-                                                          for f in fields(ISCConfig) if f.name != "encoders"))
+                                                          for f in fields(ISCConfig)))
         return
     meta = train(parse(argv))
     for r, res in meta["results"].items():
