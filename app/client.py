@@ -5,8 +5,8 @@ status) and talks to its REP control socket. `poll()` drains whatever arrived wi
 and folds it into plain state the UI draws from:
 
 - ``bodies[(sensor, track)]``: the newest joints, confidence and a short trail of root positions;
-- ``identities[(sensor, track)]``: decision, score, top-k, seconds walked, decision history and
-  the attention matrices of the newest gait window;
+- ``identities[(sensor, track)]``: decision, score, top-k, seconds walked, decision history,
+  the action label and its score, and the attention matrices of the newest gait window;
 - ``status``: the engine's last status message; ``connected`` turns False when no status came
   for ``timeout`` seconds (the engine went away). ZeroMQ reconnects by itself; a control
   request that times out drops its socket so the next one starts afresh (the "lazy pirate").
@@ -46,6 +46,8 @@ class Identity:
     score: float = 0.0
     seconds: float = 0.0
     top: list = field(default_factory=list)  # [(name, score)]
+    action: str = ""  # nearest action prototype of the newest action window ("" until one)
+    action_score: float = 0.0
     attention: np.ndarray | None = None  # [3, f, f]
     history: deque = field(default_factory=lambda: deque(maxlen=50))  # [(receive clock, decision)]
 
@@ -125,6 +127,8 @@ class EngineClient:
                 ident.decision, ident.score = str(row["decision"]), float(row["score"])
                 ident.seconds = float(row.get("seconds", 0.0))
                 ident.top = [(str(n), float(s)) for n, s in row.get("top", [])]
+                if "action" in row:
+                    ident.action, ident.action_score = str(row["action"]), float(row.get("action_score", 0.0))
                 ident.attention = attention[i].copy()
         elif topic == STATUS_TOPIC:
             self.status = decode_status(parts)

@@ -71,7 +71,7 @@ class SceneView(gl.GLViewWidget):
         self.floor = None
         self.draw_ms: list[float] = []
 
-    def draw(self, bodies: dict, names: dict[Key, str]) -> None:
+    def draw(self, bodies: dict, names: dict[Key, str], actions: dict[Key, str] | None = None) -> None:
         start = time.perf_counter()
         keys = list(bodies)
         if not keys:
@@ -117,6 +117,8 @@ class SceneView(gl.GLViewWidget):
                 label.setAttribute(QtCore.Qt.WA_TransparentForMouseEvents)
             r, g, b = (int(255 * min(1.0, c + 0.25)) for c in identity_colour(name))
             text = f"{name} ({key[0]}/{key[1]})"
+            if actions and actions.get(key):
+                text += f"\n{actions[key]}"
             if label.text() != text:
                 label.setText(text)
                 label.setStyleSheet(f"color: rgb({r},{g},{b}); background: rgba(0,0,0,110); padding: 1px 4px;"
@@ -289,8 +291,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- layout --------------------------------------------------------------------------
     def _build_panels(self) -> None:
-        self.table = QtWidgets.QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["track", "identity", "score", "walked"])
+        self.table = QtWidgets.QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["track", "identity", "score", "walked", "action (score)"])
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.Stretch)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
@@ -477,7 +479,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c = self.client
         c.forget_gone()
         names = {k: i.decision for k, i in c.identities.items()}
-        self.scene.draw(c.bodies, names)
+        actions = {k: f"{i.action} {i.action_score:.2f}" for k, i in c.identities.items() if i.action}
+        self.scene.draw(c.bodies, names, actions)
         self._fill_table()
         ident = c.identities.get(self.selected) if self.selected else None
         if self.selected not in c.bodies and c.bodies and (ident is None):
@@ -506,7 +509,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for row, key in enumerate(keys):
             ident = c.identities.get(key)
             cells = [f"{key[0]}/{key[1]}", ident.decision if ident else "…",
-                     f"{ident.score:.3f}" if ident else "", f"{ident.seconds:.1f} s" if ident else ""]
+                     f"{ident.score:.3f}" if ident else "", f"{ident.seconds:.1f} s" if ident else "",
+                     f"{ident.action} ({ident.action_score:.2f})" if ident and ident.action else ""]
             for col, text in enumerate(cells):
                 item = self.table.item(row, col)
                 if item is None:

@@ -13,6 +13,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sge_la"
+DEFAULT_ACTION = Path(__file__).resolve().parent / "models" / "weights" / "action_isc"
+DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name("action_isc_nwucla.prototypes.safetensors")
+ACTION_METHODS = ("isc",)
 
 
 def git_commit() -> str:
@@ -72,3 +75,50 @@ def load_gait(path: str | Path | None = None, device: str = "cpu"):
     model.whitening = (Whitening(weights["whiten.mean"].float().cpu().numpy(), weights["whiten.proj"].float().cpu().numpy())
                        if "whiten.mean" in weights else None)
     return model.to(device).eval(), meta
+
+
+def load_action(path: str | Path | None = None, device: str = "cpu"):
+    """An action encoder (`engine.models.action`) of a checkpoint (default: the bundled one), in
+    eval mode, with its metadata: ``(encoder, meta)``. The metadata says the representation
+    (``architecture.kind`` and its arguments) and the input (``input.frames`` per clip,
+    ``input.seconds`` of the live window)."""
+    from engine.models.action import make_encoder
+
+    base = Path(path).with_suffix("") if path else DEFAULT_ACTION
+    meta = read_meta(base)
+    meta.setdefault("name", base.name)
+    meta["fingerprint"] = fingerprint(base)
+    if meta.get("method") not in ACTION_METHODS:
+        raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not an action encoder {ACTION_METHODS}")
+    arch = dict(meta["architecture"])
+    kind = arch.pop("kind")
+    model = make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    weights = load_file(str(base.with_suffix(".safetensors")), device=device)
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    return model.to(device).eval(), meta
+
+
+def load_prototypes(path: str | Path, fingerprint: str | None = None):
+    """``(names, prototypes [M, D], labels [M], metadata)`` of a prototype file (`skelstream
+    prototypes`): row i is an example of action ``names[labels[i]]``. With ``fingerprint``, the
+    file must have been built with those weights."""
+    import json
+
+    from safetensors import safe_open
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: prototype file not found (make one with `skelstream prototypes`)")
+    with safe_open(str(path), framework="np") as fh:
+        info = fh.metadata() or {}
+        if not {"prototypes", "labels"} <= set(fh.keys()) or "names" not in info:
+            raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
+        protos = fh.get_tensor("prototypes").astype("float32")
+        labels = fh.get_tensor("labels").astype("int64")
+    names = json.loads(info["names"])
+    if protos.ndim != 2 or labels.shape != (len(protos),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(names):
+        raise ValueError(f"{path}: prototypes {tuple(protos.shape)} with labels {tuple(labels.shape)} "
+                         f"do not fit {len(names)} action names")
+    if fingerprint is not None and info.get("fingerprint") != fingerprint:
+        raise ValueError(f"{path}: built with weights {info.get('fingerprint')}, not the action checkpoint's "
+                         f"{fingerprint}; rebuild it with `skelstream prototypes --checkpoint ...`")
+    return names, protos, labels, info

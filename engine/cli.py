@@ -150,23 +150,24 @@ def cmd_synthetic(args) -> None:
 
 
 def cmd_embed(args) -> None:
-    from engine.checkpoint import load_gait
-    from engine.embed import gait_embedding
-    model, meta = load_gait(args.checkpoint, device=args.device)
+    from engine.checkpoint import load_action, load_gait
+    from engine.embed import action_embedding, gait_embedding
+    load, embed = (load_gait, gait_embedding) if args.kind == "gait" else (load_action, action_embedding)
+    model, meta = load(args.checkpoint, device=args.device)
     rows, files, tracks, windows, owner = [], [], [], [], []
     for path in args.inputs:
         for seq in read_file(Path(path)):
-            emb, per_window = gait_embedding(model, meta, seq)
+            emb, per_window = embed(model, meta, seq)
             owner.append(np.full(len(per_window), len(rows)))
             rows.append(emb)
             windows.append(per_window)
             files.append(path)
             tracks.append(seq.meta.get("track", "0"))
-    name = meta.get("name", Path(args.checkpoint).stem if args.checkpoint else "gait_sge_la")
+    name = meta["name"]
     np.savez(args.output, embeddings=np.stack(rows).astype(np.float32), files=np.array(files),
              tracks=np.array(tracks), window_embeddings=np.concatenate(windows).astype(np.float32),
-             window_owner=np.concatenate(owner), checkpoint=np.array(name))
-    print(f"wrote {args.output}: {len(rows)} embedding(s) of size {rows[0].shape[0]} "
+             window_owner=np.concatenate(owner), checkpoint=np.array(name), kind=np.array(args.kind))
+    print(f"wrote {args.output}: {len(rows)} {args.kind} embedding(s) of size {rows[0].shape[0]} "
           f"({sum(len(w) for w in windows)} windows), checkpoint {name}")
 
 
@@ -217,13 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synthetic)
 
-    s = sub.add_parser("embed", help="gait embeddings of skeleton files",
-                       description="One L2-normalised gait embedding per input sequence (the mean of "
-                       "its window encodings) plus the per-window ones, for any supported input. "
+    s = sub.add_parser("embed", help="gait or action embeddings of skeleton files",
+                       description="One L2-normalised embedding per input sequence plus per-window ones, "
+                       "for any supported input. Gait: the mean of its window encodings (whitened when "
+                       "the checkpoint has a whitening). Action: the whole clip resampled to the "
+                       "checkpoint's frames, and windows of the engine's live length every 0.5 s. "
                        "OUT.npz holds embeddings [N, D], files [N], tracks [N], window_embeddings "
-                       "[M, D], window_owner [M] (row of embeddings) and checkpoint.")
+                       "[M, D], window_owner [M] (row of embeddings), checkpoint and kind.")
     s.add_argument("inputs", nargs="+", metavar="FILE")
-    s.add_argument("--kind", choices=["gait"], default="gait", help="which encoder (gait)")
+    s.add_argument("--kind", choices=["gait", "action"], default="gait",
+                   help="which encoder: gait (identity) or action; the default checkpoint of each is bundled")
     s.add_argument("--checkpoint", help="checkpoint path without suffix (default: the bundled one)")
     s.add_argument("--device", default="cpu")
     s.add_argument("-o", "--output", required=True, metavar="OUT.npz")

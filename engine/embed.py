@@ -1,5 +1,6 @@
-"""Gait embeddings of whole sequences: window encodings, optionally whitened, and their
-L2-normalised mean."""
+"""Embeddings of whole sequences. Gait: window encodings, optionally whitened, and their
+L2-normalised mean. Action: the clip resampled to the checkpoint's frames, and sliding windows
+of its live length."""
 
 from __future__ import annotations
 
@@ -66,3 +67,37 @@ def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -
                           for s in range(0, len(windows), batch)])
     per_window = window_features(model, out)
     return unit(per_window.mean(0)), per_window
+
+
+def action_windows(joints: np.ndarray, confidence: np.ndarray, fps: float, meta: dict,
+                   hop: float = 0.5) -> np.ndarray:
+    """Action-encoder inputs ``[M, frames, 20, 3]`` of canonical ``joints [T, 25, 3]``: every
+    ``hop`` seconds, the newest ``input.seconds`` seconds, resampled to ``input.frames`` frames
+    and through `action_view` (what the engine encodes live)."""
+    from engine.models.action import action_input
+    n = max(2, round(float(meta["input"]["seconds"]) * fps) + 1)  # frames spanning exactly `seconds`
+    step = max(1, round(hop * fps))
+    frames = int(meta["input"]["frames"])
+    starts = range(0, len(joints) - n + 1, step)
+    return np.stack([action_input(joints[s:s + n], confidence[s:s + n], frames) for s in starts]
+                    ) if len(joints) >= n else np.zeros((0, frames, 20, 3), np.float32)
+
+
+@torch.no_grad()
+def action_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``(embedding [D], window embeddings [M, D])`` of one sequence: the whole clip resampled
+    to the checkpoint's frames (as in training and evaluation), and the live windows
+    (`action_windows`; none when the sequence is shorter than one). L2-normalised."""
+    from engine.models.action import action_input
+    from engine.skeleton import to_canonical
+    if len(seq) < 2:
+        raise SkeletonDataError(f"{seq.meta.get('source', '<sequence>')}: {len(seq)} frame(s), an action needs 2 or more")
+    joints, confidence, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+    device = next(model.parameters()).device
+    clip = action_input(joints, confidence, int(meta["input"]["frames"]))[None]
+    windows = action_windows(joints, confidence, seq.fps, meta)
+
+    def encode(x):
+        return np.concatenate([model(torch.from_numpy(x[s:s + batch]).to(device)).float().cpu().numpy()
+                               for s in range(0, len(x), batch)]) if len(x) else np.zeros((0, model.dim), np.float32)
+    return unit(encode(clip)[0]), unit(encode(windows))

@@ -10,8 +10,13 @@
   whitening) is added to the track's running mean; the mean is matched against the gallery
   with the checkpoint's threshold for how long the track has walked. A new decision replaces
   the shown one only after ``evidence`` consecutive hops agree (no flicker).
-- Publishes per sensor a result message (decisions, top-k, attention of the newest window)
-  and, every second, a status message (rates, latency percentiles, drops, batch sizes).
+- Actions (unless ``action`` is off): every ``action_hop`` seconds a track's newest
+  ``input.seconds`` of history (the action checkpoint's, resampled to its ``input.frames``) is
+  encoded by the action encoder, in the same batch pass as the gait windows due on that frame;
+  the label is the nearest labelled prototype (`skelstream prototypes`) and its cosine score.
+- Publishes per sensor a result message (decisions, top-k, action label and score, attention
+  of the newest window) and, every second, a status message (rates, latency percentiles,
+  drops, batch sizes).
 - A REP control socket takes JSON commands: status, list, rename, remove, threshold, and
   enroll (a live track over N seconds; stored in one transaction when complete).
 """
@@ -29,10 +34,11 @@ import torch
 import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import load_gait
+from engine.checkpoint import DEFAULT_PROTOTYPES, load_action, load_gait, load_prototypes
 from engine.embed import unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, identify, threshold_of
+from engine.models.action import action_view
 from engine.models.sge_la import prepare_last_windows, window_options
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2
@@ -58,6 +64,10 @@ class EngineConfig:
     threshold: float | None = None  # override the checkpoint's calibrated thresholds
     stagger: bool = True  # spread tracks' windows over the frames of a hop (see _track)
     threads: int = 1  # CPU threads of the `skelstream engine` process (more only pays for large batches)
+    action: bool = True  # action labels per track (the action checkpoint and its prototypes)
+    action_checkpoint: str | None = None  # default: the bundled one
+    prototypes: str | None = None  # default: the bundled NW-UCLA prototypes
+    action_hop: float = 0.5  # seconds between a track's action labels
 
 
 @dataclass
@@ -69,6 +79,9 @@ class _Track:
     shown: str = UNKNOWN
     candidate: str = UNKNOWN
     streak: int = 0
+    action_t: float = -np.inf  # sensor time of the last action window
+    action: str = ""
+    action_score: float = 0.0
 
 
 class Engine:
@@ -88,6 +101,13 @@ class Engine:
         self.options = window_options(self.meta["input"])
         self.n_ctx = max(1, round(cfg.context * self.fps / self.f)) * self.f
         self.hop = self.f / self.fps
+        self.action_model = None
+        if cfg.action:
+            self.action_model, self.action_meta = load_action(cfg.action_checkpoint, device=str(self.device))
+            self.action_names, self.prototypes, self.prototype_labels, _ = load_prototypes(
+                cfg.prototypes or DEFAULT_PROTOTYPES, self.action_meta["fingerprint"])
+            self.action_frames = int(self.action_meta["input"]["frames"])
+            self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)
         self._reload_gallery()
         ctx = context or zmq.Context.instance()
@@ -101,7 +121,8 @@ class Engine:
         self.rep = ctx.socket(zmq.REP)
         self.rep.setsockopt(zmq.LINGER, 0)
         self.rep.bind(cfg.control)
-        self.windows = TrackWindows(history=max(4.0, cfg.context + 1.0), timeout=cfg.timeout)
+        history = max(4.0, cfg.context + 1.0, float(self.action_meta["input"]["seconds"]) + 1.0 if cfg.action else 0.0)
+        self.windows = TrackWindows(history=history, timeout=cfg.timeout)
         self.tracks: dict[Key, _Track] = {}
         self.enrolling: dict[Key, dict] = {}
         self.t_pub: dict[str, float] = {}
@@ -172,6 +193,8 @@ class Engine:
         out = self.model.encode(batch)
         feats = window_features(self.model, out["sequence"].float().cpu().numpy())
         att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)  # [K, 3, f, f]
+        if self.action_model is not None:
+            self._actions(keys)
         self.batches.append(len(keys))
         self.counts["windows"] += len(keys)
         by_sensor: dict[str, list] = defaultdict(list)
@@ -183,15 +206,36 @@ class Engine:
             seconds = tr.windows * self.hop
             self._enrollment(key, feats[i])
             match = self._decide(tr, seconds)
-            by_sensor[key[0]].append((i, {"track": key[1], "decision": tr.shown, "score": round(match.score, 4),
-                                         "seconds": round(seconds, 2),
-                                         "top": [[n, round(s, 4)] for n, s in match.top]}))
+            row = {"track": key[1], "decision": tr.shown, "score": round(match.score, 4), "seconds": round(seconds, 2),
+                   "top": [[n, round(s, 4)] for n, s in match.top]}
+            if tr.action:
+                row |= {"action": tr.action, "action_score": round(tr.action_score, 4)}
+            by_sensor[key[0]].append((i, row))
         for sensor, rows in by_sensor.items():
             t = max(self.windows.tracks[(sensor, r["track"])].times[-1] for _, r in rows)
             self._send(encode_result(sensor, t, self.t_pub.get(sensor, 0.0), [r for _, r in rows],
                                      att[[i for i, _ in rows]]))
             if self.t_pub.get(sensor):
                 self.latency.append(time.time() - self.t_pub[sensor])
+
+    def _actions(self, keys: list[Key]) -> None:
+        """Label the tracks among ``keys`` whose last action window is ``action_hop`` old, in one
+        batch: nearest prototype of the action embedding of their newest window."""
+        due = [k for k in keys if self.windows.tracks[k].times[-1] >= self.tracks[k].action_t + self.cfg.action_hop - 1e-6]
+        got, joints, conf = self.windows.ready(self.action_fps, self.action_frames, among=due)
+        if not got:
+            return
+        x = np.stack([action_view(j, c) for j, c in zip(joints, conf)])
+        batch = torch.from_numpy(x).to(self.device)
+        emb = unit(self.action_model(batch).float().cpu().numpy())
+        scores = emb @ self.prototypes.T
+        best = scores.argmax(1)
+        for i, key in enumerate(got):
+            tr = self.tracks[key]
+            tr.action_t = self.windows.tracks[key].times[-1]
+            tr.action = self.action_names[self.prototype_labels[best[i]]]
+            tr.action_score = float(scores[i, best[i]])
+        self.counts["action_windows"] += len(got)
 
     def _track(self, key: Key) -> _Track:
         history = self.windows.tracks[key]
@@ -281,6 +325,8 @@ class Engine:
         lat = np.asarray(self.latency) * 1e3 if self.latency else np.zeros(1)
         stats = self.sub.stats
         return {"device": str(self.device), "checkpoint": self.meta["name"], "hop": self.hop,
+                "action_checkpoint": self.action_meta["name"] if self.action_model is not None else None,
+                "action_windows": self.counts["action_windows"],
                 "tracks": len(self.windows.tracks),
                 "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
                 "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
@@ -295,7 +341,10 @@ def serve(cfg: EngineConfig) -> None:
     if cfg.threads > 0:  # the engine's own process: one thread for small CPU batches (see RESULTS)
         torch.set_num_threads(cfg.threads)
     engine = Engine(cfg)
-    print(f"engine: {engine.meta['name']} on {engine.device}; frames from {', '.join(cfg.frames)}; results on "
+    actions = (f"; actions {engine.action_meta['name']} ({len(engine.action_names)} actions, "
+               f"{len(engine.prototypes)} prototypes)"
+               if engine.action_model is not None else "; actions off")
+    print(f"engine: {engine.meta['name']}{actions} on {engine.device}; frames from {', '.join(cfg.frames)}; results on "
           f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({engine.people} people)",
           flush=True)
     engine.run()

@@ -63,7 +63,8 @@ def cmd_engine(args) -> None:
     serve(EngineConfig(frames=args.frames, results=args.results, control=args.control,
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
                        context=args.context, evidence=args.evidence, threshold=args.threshold,
-                       threads=args.threads, stagger=not args.no_stagger))
+                       threads=args.threads, stagger=not args.no_stagger, action=not args.no_action,
+                       action_checkpoint=args.action_checkpoint, prototypes=args.prototypes))
 
 
 def cmd_bench(args) -> None:
@@ -165,6 +166,10 @@ def register(sub) -> None:
     s.add_argument("--context", type=float, default=1.0, help="seconds levelled with each window")
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
+    s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
+    s.add_argument("--action-checkpoint", help="action checkpoint (default: the bundled one)")
+    s.add_argument("--prototypes", help="action prototypes from `skelstream prototypes` (default: the bundled "
+                   "NW-UCLA ones; they must be built with the action checkpoint's weights)")
     s.set_defaults(func=cmd_engine)
 
     from engine.sensors.pose_model import DEFAULT_TASK

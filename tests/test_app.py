@@ -110,6 +110,11 @@ def test_dashboard_draws_identifies_enrolls_and_removes(qtbot, engine, tmp_path,
     named = {i: client.identities[("demo", i)].decision for i in range(5)}
     assert sum(named[i] == NAMES[i] for i in range(5)) >= 4, named
     assert window.table.rowCount() == 5 and set(window.scene.labels) == {("demo", i) for i in range(5)}
+    from PySide6.QtCore import Qt
+    for row in range(5):  # each track's action label and score, in the table and over its head
+        ident = client.identities[window.table.item(row, 0).data(Qt.UserRole)]
+        assert ident.action and window.table.item(row, 4).text() == f"{ident.action} ({ident.action_score:.2f})"
+    assert all(client.identities[k].action in label.text() for k, label in window.scene.labels.items())
     assert client.connected and "latency" in window.status_label.text()
     _shot(window, "dashboard.png", tmp_path)
 

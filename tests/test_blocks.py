@@ -129,3 +129,22 @@ def test_isc_cross_contrast_uses_the_other_representations_keys_and_queue(monkey
     assert torch.equal(k, keys_of["seq"]) and torch.equal(neg, queues_before["seq"])
     sum(terms.values()).backward()
     assert all(p.grad is None for p in model.key.parameters())  # the key encoders only follow (EMA)
+
+
+def test_shuffled_keys_come_back_in_the_batch_order():
+    """Keys of a BatchNorm branch are computed in two halves of a shuffled batch (MoCo's shuffle
+    BN): in eval mode (no batch statistics) they equal the plain forward, row for row; in
+    training mode they differ (other statistics), yet stay unit vectors."""
+    from trainers.isc import ISC, ISCConfig
+    torch.manual_seed(0)
+    model = ISC(ISCConfig(reps=("graph",), inter=False, graph_channels=(8, 8), proj=16, queue=32))
+    branch = model.key["graph"]
+    x = torch.randn(10, 8, 20, 3)
+    gen = torch.Generator().manual_seed(0)
+    branch.eval()
+    with torch.no_grad():
+        assert torch.allclose(ISC._keys(branch, x, gen), branch(x), atol=1e-5)
+        branch.train()
+        keys = ISC._keys(branch, x, gen)
+        assert not torch.allclose(keys, branch(x), atol=1e-3)
+        assert torch.allclose(keys.norm(dim=1), torch.ones(10), atol=1e-5)

@@ -1,8 +1,9 @@
 """Action datasets as tensors for contrastive pretraining and evaluation.
 
-Each sequence is mapped onto the 20 shared joints (`engine.models.action.SKELETON_JOINTS`),
-centred on its first frame's SpineBase, and linearly resampled over its whole length to
-``frames`` frames (augmentations crop and resize from there; evaluation uses it as is).
+Each sequence is linearly resampled over its whole length to ``frames`` frames and goes through
+`engine.models.action.action_view` (first-frame centring, upright, facing -z, the 20 shared
+joints): `engine.models.action.action_input`. Augmentations crop and resize from there;
+evaluation uses it as is.
 
 Protocols:
 - NW-UCLA: training views v01 and v02, test view v03 (the standard cross-view split);
@@ -18,18 +19,30 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.datasets import open_dataset
-from engine.models.action import SKELETON_JOINTS
-from engine.skeleton import INDEX, to_canonical
+from engine.models.action import action_input
+from engine.skeleton import to_canonical
 
-PICK = np.array([INDEX[n] for n in SKELETON_JOINTS])
-ROOT = SKELETON_JOINTS.index("SpineBase")
+
+# NW-UCLA's ten actions (Wang et al., CVPR 2014); MSR Action3D names its own in action_names.txt
+NWUCLA_NAMES = {"a01": "pick up with one hand", "a02": "pick up with two hands", "a03": "drop trash",
+                "a04": "walk around", "a05": "sit down", "a06": "stand up", "a08": "donning", "a09": "doffing",
+                "a11": "throw", "a12": "carry"}
+
+
+def action_titles(root: Path, codes: list[str]) -> list[str]:
+    """Readable names of action codes: MSR's action_names.txt, NW-UCLA's table, else the code."""
+    table = dict(NWUCLA_NAMES) if open_dataset(root).name == "nwucla" else {}
+    listed = root / "action_names.txt"
+    if listed.is_file():
+        table = dict(line.split(None, 1) for line in listed.read_text().splitlines() if line.strip())
+    return [table.get(c, c).strip() for c in codes]
 
 
 @dataclass
 class ActionSet:
     x: np.ndarray  # [N, T, 20, 3] float32
     label: np.ndarray  # [N] int
-    names: list[str]  # action of each label
+    names: list[str]  # action of each label (readable: "drop trash")
     meta: list[dict]
 
     def subset(self, keep: np.ndarray) -> "ActionSet":
@@ -38,28 +51,20 @@ class ActionSet:
                          if keep.dtype == bool else [self.meta[i] for i in keep])
 
 
-def resample(x: np.ndarray, frames: int) -> np.ndarray:
-    """[T, ...] -> [frames, ...], linear over the whole length."""
-    pos = np.linspace(0, len(x) - 1, frames)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, len(x) - 1)
-    w = (pos - lo).reshape(-1, *([1] * (x.ndim - 1)))
-    return ((1 - w) * x[lo] + w * x[hi]).astype(np.float32)
-
-
 def load_actions(root: str | Path, frames: int = 64, progress: bool = True) -> ActionSet:
+    """Every clip of an action dataset; MSR Action3D's 10 sequences outside the usual protocol's
+    557 (``files_used.txt``) are left out."""
     ds = open_dataset(root)
-    names = sorted(ds.values("action"))
+    codes = sorted(ds.values("action"))
     xs, labels, metas = [], [], []
-    for it in tqdm(ds.items, desc=f"reading {Path(root).name}", disable=not progress, leave=False):
+    items = [it for it in ds.items if it.meta.get("used", "1") == "1"]
+    for it in tqdm(items, desc=f"reading {Path(root).name}", disable=not progress, leave=False):
         seq = ds.read(it.path)
-        joints, _, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
-        j = joints[:, PICK]
-        j = j - j[:1, ROOT:ROOT + 1]
-        xs.append(resample(j, frames))
-        labels.append(names.index(it.meta["action"]))
+        joints, confidence, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        xs.append(action_input(joints, confidence, frames))
+        labels.append(codes.index(it.meta["action"]))
         metas.append(dict(it.meta))
-    return ActionSet(np.stack(xs), np.asarray(labels), names, metas)
+    return ActionSet(np.stack(xs), np.asarray(labels), action_titles(Path(root), codes), metas)
 
 
 def protocol_split(data: ActionSet, dataset: str) -> tuple[ActionSet, ActionSet]:

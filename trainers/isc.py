@@ -7,8 +7,10 @@ spatio-temporal augmentations of each sequence make the positive pair. Losses, a
 - intra (Eq. 5): a representation's queries against its own keys and queue;
 - inter (Eq. 6-8): one representation's queries against the OTHER representation's keys and
   queue (both projected to the same space), both ways.
-The run writes OUT/isc.safetensors (query encoders) and OUT/isc.json (config, losses), and
-evaluates each representation's frozen features (kNN and linear; `trainers.evaluate.action`).
+The run evaluates each representation's frozen query encoder (kNN and linear;
+`trainers.evaluate.action`) and writes it as a checkpoint OUT/REP.safetensors + OUT/REP.json
+(`engine.checkpoint.load_action`; `skelstream eval action OUT/REP` for the other protocols), and
+OUT/isc.json (config, losses per epoch, results).
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
+from engine.checkpoint import save
 from engine.models.action import make_encoder
 from trainers.blocks.augment import spatio_temporal
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
 from trainers.config import build
 from trainers.trainer import pick_device
+
+
+LIVE_SECONDS = 1.0  # the engine's action window: NW-UCLA's clips last 0.7-2 s at 30 Hz, median 1 s
+PROTOCOLS = {"nwucla": "cross-view: pretraining on views v01+v02 (no labels), test view v03",
+             "msr": "cross-subject: pretraining on odd subjects (no labels), test even subjects"}
 
 
 @dataclass
@@ -45,22 +52,26 @@ class ISCConfig:
     temporal: bool = True
     jitter_joints: int = 10  # of the 20 joints (the paper jitters 15 of 25)
     l_min: float = 0.1
-    frames: int = 64
+    frames: int = 32  # the paper's 64 doubles the cost on a CPU
     queue: int = 512  # the datasets here are small (NW-UCLA: 1020 training sequences)
     temperature: float = 0.07
-    momentum: float = 0.999
+    momentum: float = 0.99  # the paper's 0.999 suits NTU's 600 steps per epoch, not 16
+    optimizer: str = "sgd"  # sgd (the paper: momentum 0.9) | adam
     lr: float = 0.01
     weight_decay: float = 1e-4
+    shear: float = 1.0  # off-diagonal range of the pose shear (the paper: 1)
     epochs: int = 100
     batch: int = 64
     proj: int = 128
-    seq_hidden: int = 256
+    seq_hidden: int = 128  # the paper: 1024
+    graph_channels: tuple[int, ...] = (64, 64, 128, 128)  # A-GCN's 10 blocks up to 256 in the paper
     seed: int = 0
     device: str = "auto"
 
 
 def encoder_kwargs(cfg: ISCConfig, kind: str) -> dict:
-    return {"seq": {"hidden": cfg.seq_hidden}, "graph": {}, "image": {"dim": 512}}[kind]
+    return {"seq": {"hidden": cfg.seq_hidden}, "graph": {"channels": tuple(cfg.graph_channels)},
+            "image": {"dim": 512}}[kind]
 
 
 class Branch(nn.Module):
@@ -76,6 +87,10 @@ class Branch(nn.Module):
         return F.normalize(self.head(self.encoder(x)), dim=1)
 
 
+def _has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 class ISC(nn.Module):
     def __init__(self, cfg: ISCConfig):
         super().__init__()
@@ -88,14 +103,31 @@ class ISC(nn.Module):
             p.requires_grad_(False)
         self.queues = nn.ModuleDict({r: Queue(cfg.proj, cfg.queue, gen) for r in cfg.reps})
 
-    def losses(self, x: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    @staticmethod
+    def _keys(branch: nn.Module, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """The key branch on ``x``. With BatchNorm (the graph encoder), MoCo's shuffle BN on one
+        device: the keys are computed in two halves of a shuffled batch, so their batch
+        statistics differ from the queries' and cannot leak which sample is the positive."""
+        if not _has_batchnorm(branch) or len(x) < 4:
+            return branch(x)
+        perm = torch.randperm(len(x), generator=gen, device=x.device)
+        half = len(x) // 2
+        out = torch.cat([branch(x[perm[:half]]), branch(x[perm[half:]])])
+        return out[perm.argsort()]
+
+    def losses(self, x: torch.Tensor, gen: torch.Generator, augment=None) -> dict[str, torch.Tensor]:
+        """The loss terms of a batch ``x [N, T, 20, 3]``; ``augment`` (default: the configured
+        spatio-temporal augmentation on x's device) makes each of the two views."""
         c = self.cfg
-        aug = dict(length=c.frames, spatial=c.spatial, l_min=c.l_min, jitter_joints=c.jitter_joints, temporal=c.temporal)
-        v1, v2 = spatio_temporal(x, gen, **aug), spatio_temporal(x, gen, **aug)
+        if augment is None:
+            aug = dict(length=c.frames, spatial=c.spatial, l_min=c.l_min, jitter_joints=c.jitter_joints,
+                       temporal=c.temporal, shear=c.shear)
+            augment = lambda v: spatio_temporal(v, gen, **aug)  # noqa: E731
+        v1, v2 = augment(x), augment(x)
         q = {r: self.query[r](v1) for r in c.reps}
         with torch.no_grad():
             momentum_update(self.key, self.query, c.momentum)
-            k = {r: self.key[r](v2) for r in c.reps}
+            k = {r: self._keys(self.key[r], v2, gen) for r in c.reps}
         terms = {}
         for r in c.reps:
             if c.intra:
@@ -107,6 +139,25 @@ class ISC(nn.Module):
         for r in c.reps:
             self.queues[r].enqueue(k[r])
         return terms
+
+
+def checkpoint_meta(cfg: ISCConfig, rep: str, command: str, history: list, result: dict, minutes: float,
+                    device: str) -> dict:
+    """The JSON half of one representation's checkpoint (`engine.checkpoint.load_action`)."""
+    from engine.models.action import SKELETON_JOINTS
+    kwargs = encoder_kwargs(cfg, rep)
+    return {
+        "method": "isc",
+        "architecture": {"kind": rep, **{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}},
+        "input": {"joints": list(SKELETON_JOINTS), "frames": cfg.frames, "seconds": LIVE_SECONDS,
+                  "view": "`engine.models.action.action_view` (first-frame SpineBase at the origin, "
+                          "mean torso axis upright, mean facing direction -z)"},
+        "embedding": {"dim": make_encoder(rep, **kwargs).dim, "normalise": "L2"},
+        "training": {"dataset": cfg.dataset, "protocol": PROTOCOLS[cfg.dataset], "command": command,
+                     "config": asdict(cfg) | {"reps": list(cfg.reps), "graph_channels": list(cfg.graph_channels)},
+                     "history": history, "minutes": minutes, "device": device},
+        "metrics": {"frozen": {cfg.dataset: result}},
+    }
 
 
 def train(cfg: ISCConfig, progress: bool = True) -> dict:
@@ -124,7 +175,11 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
     data = load_actions(root, cfg.frames, progress=progress)
     train_set, test_set = protocol_split(data, cfg.dataset)
     model = ISC(cfg).to(device)
-    opt = torch.optim.SGD(model.query.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    if cfg.optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be sgd or adam, got {cfg.optimizer!r}")
+    opt = (torch.optim.SGD(model.query.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+           if cfg.optimizer == "sgd" else
+           torch.optim.Adam(model.query.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
     x_all = torch.from_numpy(train_set.x).to(device)  # pretraining sees the training split, no labels
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -143,34 +198,37 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, steps, seen = total + float(loss), steps + 1, seen + cfg.batch
+            total, steps, seen = total + float(loss.detach()), steps + 1, seen + cfg.batch
         sched.step()
         history.append({"epoch": epoch + 1, "loss": total / max(steps, 1), "seq_per_s": seen / (time.time() - t0)})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", seq_s=f"{history[-1]['seq_per_s']:.0f}")
-    weights = {f"{r}.{k}": v.detach().cpu().contiguous() for r in cfg.reps
-               for k, v in model.query[r].encoder.state_dict().items()}
-    save_file(weights, str(out / "isc.safetensors"))
     model.eval()
+    command = "python -m trainers.isc " + " ".join(sys.argv[1:])
     results = {}
     for r in cfg.reps:
         enc = model.query[r].encoder
         results[r] = evaluate_features(lambda x, enc=enc: enc(x), train_set, test_set, device)
-    meta = {"method": "isc", "config": asdict(cfg) | {"reps": list(cfg.reps)}, "history": history,
-            "minutes": (time.time() - start) / 60, "results": results, "device": str(device),
-            "command": "python -m trainers.isc " + " ".join(sys.argv[1:])}
+        save(out / r, enc, checkpoint_meta(cfg, r, command, history, results[r], (time.time() - start) / 60, str(device)))
+    meta = {"method": "isc", "config": asdict(cfg) | {"reps": list(cfg.reps), "graph_channels": list(cfg.graph_channels)},
+            "history": history, "minutes": (time.time() - start) / 60, "results": results, "device": str(device),
+            "command": command, "checkpoints": [str(out / r) for r in cfg.reps]}
     (out / "isc.json").write_text(json.dumps(meta, indent=2))
     return meta
 
 
 def parse(argv: list[str]) -> ISCConfig:
     """``key=value`` items into the config (the trainers' own coercion and unknown-key errors);
-    ``reps`` takes a comma list such as seq,graph."""
+    ``reps`` and ``graph_channels`` take comma lists such as seq,graph."""
     values = {}
     for item in argv:
         if "=" not in item:
             raise SystemExit(f"expected key=value, got {item!r}")
         key, value = item.split("=", 1)
-        values[key] = tuple(v for v in value.split(",") if v) if key == "reps" else value
+        if key == "reps":
+            value = tuple(v for v in value.split(",") if v)
+        elif key == "graph_channels":
+            value = tuple(int(v) for v in value.split(",") if v)
+        values[key] = value
     try:
         return build(ISCConfig, values, "isc")
     except ValueError as exc:

@@ -13,7 +13,8 @@ vector; ``dim`` says how long.
   their frame-to-frame motion; the two streams are joined and pooled.
 
 `SKELETON_JOINTS` are the 20 joints Kinect v1, MSR Action3D and NW-UCLA share (canonical names);
-`graph_adjacency` builds their bone graph from the canonical kinematic tree.
+`graph_adjacency` builds their bone graph from the canonical kinematic tree. `action_view` is the
+input every action encoder sees, in training and live alike.
 """
 
 from __future__ import annotations
@@ -23,9 +24,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.skeleton import INDEX, KINECT_V1, PARENT
+from engine.skeleton import INDEX, KINECT_V1, PARENT, center, face_forward, upright
 
 SKELETON_JOINTS: tuple[str, ...] = KINECT_V1.joints
+PICK = np.array([INDEX[n] for n in SKELETON_JOINTS])
+
+
+def action_view(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.ndarray:
+    """Canonical ``joints [T, 25, 3]`` to the action encoders' input ``[T, 20, 3]``: centred on
+    the first frame's SpineBase (the trajectory is kept), the mean torso axis turned upright and
+    the mean facing direction turned to -z (one rotation per sequence, so turns within it stay),
+    then the 20 shared joints. Removing the camera's viewpoint this way is what makes cross-view
+    protocols (NW-UCLA view 3) work: on flattened coordinates alone it lifts 1-NN accuracy from
+    61 % to 77 % (docs/RESULTS.md)."""
+    x = face_forward(upright(center(joints, per_frame=False), confidence))
+    return np.ascontiguousarray(x[:, PICK], dtype=np.float32)
 
 
 def graph_adjacency(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
@@ -42,6 +55,22 @@ def graph_adjacency(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
             a[pos[c], pos[p]] = a[pos[p], pos[c]] = 1.0
     d = 1.0 / np.sqrt(a.sum(1))
     return (a * d[:, None] * d[None, :]).astype(np.float32)
+
+
+def resample_frames(x: np.ndarray, frames: int) -> np.ndarray:
+    """``[T, ...] -> [frames, ...]``, linear interpolation over the whole length."""
+    pos = np.linspace(0, len(x) - 1, frames)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(x) - 1)
+    w = (pos - lo).reshape(-1, *([1] * (x.ndim - 1)))
+    return ((1 - w) * x[lo] + w * x[hi]).astype(np.float32)
+
+
+def action_input(joints: np.ndarray, confidence: np.ndarray, frames: int) -> np.ndarray:
+    """A clip of canonical ``joints [T, 25, 3]`` as the encoders take it: resampled over its
+    whole length to ``frames`` frames, then `action_view` (the engine's live windows come
+    resampled already, and take the view the same way)."""
+    return action_view(resample_frames(joints, frames), resample_frames(confidence, frames))
 
 
 class SequenceEncoder(nn.Module):

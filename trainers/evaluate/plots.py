@@ -1,4 +1,4 @@
-"""PNG plots of re-ID results: CMC curves, attention matrices (the paper's Fig. 4), t-SNE."""
+"""PNG plots of results: CMC curves, attention matrices (SGE-LA's Fig. 4), t-SNE, confusion matrices."""
 
 from __future__ import annotations
 
@@ -51,8 +51,9 @@ def cmc_png(probe: np.ndarray, prb, gallery: np.ndarray, gal, path: Path) -> Non
 
 
 def tsne_png(features: np.ndarray, person: np.ndarray, path: Path, people: int = 12, per_person: int = 60,
-             seed: int = 0) -> None:
-    """t-SNE of probe window encodings of a few people, coloured by person."""
+             seed: int = 0, title: str = "t-SNE of probe encodings") -> None:
+    """t-SNE of the features of a few classes (``person``: a label per row; people, or actions),
+    ``per_person`` rows of each at most, coloured by class."""
     from sklearn.manifold import TSNE
 
     rng = np.random.default_rng(seed)
@@ -64,10 +65,34 @@ def tsne_png(features: np.ndarray, person: np.ndarray, path: Path, people: int =
     for k, p in enumerate(chosen):
         sel = person[rows] == p
         ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=plt.cm.tab20(k % 20), label=str(p))
-    ax.set_title("t-SNE of probe encodings")
+    ax.set_title(title)
     ax.legend(fontsize=6, markerscale=2, ncol=2)
     ax.set_xticks([])
     ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def confusion_png(truth: np.ndarray, pred: np.ndarray, names: list[str], path: Path, title: str) -> None:
+    """Row-normalised confusion matrix (percent of each true class), with the counts' diagonal."""
+    k = len(names)
+    m = np.zeros((k, k))
+    np.add.at(m, (truth, pred), 1)
+    rows = m / np.maximum(m.sum(1, keepdims=True), 1) * 100
+    fig, ax = plt.subplots(figsize=(0.45 * k + 3, 0.45 * k + 2.2))
+    im = ax.imshow(rows, cmap="Blues", vmin=0, vmax=100)
+    for i in range(k):
+        for j in range(k):
+            if m[i, j]:
+                ax.text(j, i, f"{rows[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if rows[i, j] > 60 else "black")
+    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(k), names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="% of the true class")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

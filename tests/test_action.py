@@ -1,0 +1,195 @@
+"""Action embeddings: the encoders' input view, checkpoints, prototypes, `skelstream embed --kind
+action`, `skelstream prototypes`, and a short ISC run writing a checkpoint the engine loads."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.checkpoint import DEFAULT_ACTION, DEFAULT_PROTOTYPES, load_action, load_prototypes, save
+from engine.cli import main as cli
+from engine.models.action import action_view, make_encoder
+from engine.skeleton import INDEX, rotation_y
+from trainers.prototypes import build, nearest
+
+
+def _body(t=40, seed=0):
+    """A canonical 25-joint body moving its arms, facing -z, feet on the floor."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 0.15, (25, 3))
+    base[:, 1] += 1.0
+    base[INDEX["SpineBase"]] = [0, 1.0, 0]
+    base[INDEX["SpineShoulder"]] = [0, 1.5, 0]
+    base[INDEX["HipLeft"]], base[INDEX["HipRight"]] = [-0.1, 1.0, 0], [0.1, 1.0, 0]
+    base[INDEX["ShoulderLeft"]], base[INDEX["ShoulderRight"]] = [-0.2, 1.45, 0], [0.2, 1.45, 0]
+    j = np.repeat(base[None], t, 0)
+    j[:, INDEX["HandRight"], 1] += np.sin(np.linspace(0, 3, t)) * 0.3
+    return j.astype(np.float32)
+
+
+def test_action_view_removes_the_cameras_position_yaw_and_tilt():
+    j = _body()
+    c = np.ones(j.shape[:2], np.float32)
+    ref = action_view(j, c)
+    assert ref.shape == (40, 20, 3)
+    assert np.allclose(ref[0, 0], 0, atol=1e-6)  # first frame's SpineBase at the origin
+    tilt = np.array([[1, 0, 0], [0, np.cos(0.3), -np.sin(0.3)], [0, np.sin(0.3), np.cos(0.3)]])
+    seen = (j @ rotation_y(1.1).T @ tilt.T + [0.7, -0.2, 3.0]).astype(np.float32)  # another camera
+    assert np.allclose(action_view(seen, c), ref, atol=1e-4)
+    moved = j.copy()
+    moved[:, INDEX["HandRight"], 0] += 0.2  # a real change of pose is kept
+    assert not np.allclose(action_view(moved, c), ref, atol=1e-2)
+
+
+def test_prototypes_are_the_labelled_clips_or_their_cluster_centres():
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 8)
+    labels = np.repeat(np.arange(3), 10)
+    emb = centres[labels] + rng.normal(0, 0.1, (30, 8))
+    every, owner = build(emb, labels, ["a", "b", "c"])
+    assert every.shape == (30, 8) and owner.tolist() == labels.tolist()
+    assert np.allclose(np.linalg.norm(every, axis=1), 1, atol=1e-5)
+    means, owner = build(emb, labels, ["a", "b", "c"], per_action=1)
+    assert means.shape == (3, 8) and owner.tolist() == [0, 1, 2]
+    assert np.allclose(means[1], emb[10:20].mean(0) / np.linalg.norm(emb[10:20].mean(0)), atol=0.02)
+    two, owner = build(emb, labels, ["a", "b", "c"], per_action=2)
+    assert two.shape == (6, 8) and owner.tolist() == [0, 0, 1, 1, 2, 2]
+    for protos, lab in ((every, labels), (means, np.arange(3))):
+        action, score = nearest(centres + 0.05, protos, lab)
+        assert action.tolist() == [0, 1, 2] and (score > 0.8).all()
+    with pytest.raises(ValueError, match="no clip of action"):
+        build(emb, labels, ["a", "b", "c", "d"])
+
+
+def test_action_checkpoint_roundtrip_and_mismatched_prototypes_are_refused(tmp_path):
+    enc = make_encoder("seq", hidden=16)
+    meta = {"method": "isc", "architecture": {"kind": "seq", "hidden": 16},
+            "input": {"frames": 12, "seconds": 1.0}, "embedding": {"dim": enc.dim}}
+    base = save(tmp_path / "tiny", enc, meta)
+    model, got = load_action(base)
+    x = torch.randn(3, 12, 20, 3)
+    with torch.no_grad():
+        assert torch.allclose(model(x), enc.eval()(x), atol=1e-6)
+    from safetensors.torch import save_file
+    save_file({"prototypes": torch.randn(2, enc.dim), "labels": torch.tensor([0, 1], dtype=torch.int32)},
+              str(tmp_path / "p.safetensors"),
+              metadata={"names": json.dumps(["a", "b"]), "fingerprint": "0" * 16})
+    with pytest.raises(ValueError, match="rebuild it"):
+        load_prototypes(tmp_path / "p.safetensors", got["fingerprint"])
+    with pytest.raises(ValueError, match="not an action encoder"):
+        load_action(save(tmp_path / "gait", enc, meta | {"method": "sge_la"}))
+
+
+def test_bundled_action_checkpoint_and_prototypes_fit_together():
+    model, meta = load_action()
+    names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
+    assert len(names) == 10 and protos.shape == (1484, meta["embedding"]["dim"])  # every NW-UCLA clip
+    assert np.bincount(labels).min() > 100 and info["dataset"] == "nwucla"
+    assert (DEFAULT_ACTION.with_suffix(".md")).is_file()  # the model card
+
+
+@pytest.mark.realdata
+def test_embed_action_and_prototypes_on_nwucla(nwucla_root, tmp_path, capsys):
+    """`skelstream prototypes --split train` on NW-UCLA's training views names the test view's
+    clips far above chance (10 actions); `skelstream embed --kind action` gives clip embeddings
+    whose nearest prototype is mostly the clip's action."""
+    out = tmp_path / "p.safetensors"
+    assert cli(["prototypes", "--dataset", "nwucla", "--split", "train", "-o", str(out)]) in (0, None)
+    acc = float(load_prototypes(out)[3]["test_accuracy"])
+    assert acc > 60, acc
+    from engine.datasets import open_dataset
+    ds = open_dataset(nwucla_root)
+    clips = [it for it in ds.items if it.meta["view"] == "v03"][::40][:10]
+    emb_file = tmp_path / "e.npz"
+    assert cli(["embed", "--kind", "action", *[str(it.path) for it in clips], "-o", str(emb_file)]) in (0, None)
+    e = np.load(emb_file)
+    assert e["embeddings"].shape[0] == len(clips) and str(e["kind"]) == "action"
+    names, protos, labels, _ = load_prototypes(out)
+    action, _ = nearest(e["embeddings"], protos, labels)
+    from trainers.action_data import NWUCLA_NAMES
+    right = sum(names[a] == NWUCLA_NAMES[it.meta["action"]] for a, it in zip(action, clips))
+    assert right >= 5, right
+
+
+@pytest.mark.realdata
+def test_a_short_isc_run_writes_checkpoints_the_engine_can_load(nwucla_root, tmp_path):
+    from trainers.isc import parse, train
+    cfg = parse([f"data_root={nwucla_root}", f"out={tmp_path}", "epochs=1", "reps=seq,image", "seq_hidden=32",
+                 "frames=16", "queue=128"])
+    meta = train(cfg, progress=False)
+    assert set(meta["results"]) == {"seq", "image"}
+    assert meta["history"][0]["loss"] > 0 and meta["history"][0]["seq_per_s"] > 0
+    for rep in ("seq", "image"):
+        model, m = load_action(tmp_path / rep)
+        assert m["architecture"]["kind"] == rep and m["input"]["frames"] == 16
+        assert 0 <= m["metrics"]["frozen"]["nwucla"]["linear"] <= 100
+        with torch.no_grad():
+            assert model(torch.zeros(2, 16, 20, 3)).shape == (2, model.dim)
+
+
+@pytest.mark.realdata
+def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tmp_path):
+    """Six NW-UCLA clips (view 3, over 1.5 s, six actions) replayed at once as six tracks: every
+    track gets action labels, and each label the engine publishes is one that the offline path
+    (`action_windows`, every window ending on a frame) gives that clip."""
+    import threading
+    import time
+
+    import zmq
+
+    from engine.bus import Publisher, publish
+    from engine.datasets import open_dataset
+    from engine.embed import action_windows, unit
+    from engine.sensors.replay import replay_timeline
+    from engine.server import Engine, EngineConfig
+    from engine.skeleton import to_canonical
+    from engine.wire import decode_result
+
+    ds = open_dataset(nwucla_root)
+    clips, seen = [], set()
+    for it in ds.items:
+        if it.meta["view"] == "v03" and it.meta["action"] not in seen and len(ds.read(it.path)) >= 45:
+            clips.append(it)
+            seen.add(it.meta["action"])
+        if len(clips) == 6:
+            break
+    model, meta = load_action()
+    names, protos, labels, _ = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
+    offline = []
+    for it in clips:
+        seq = ds.read(it.path)
+        j, c, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        with torch.no_grad():
+            emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta, hop=1 / seq.fps))).numpy())
+        offline.append({names[labels[i]] for i in (emb @ protos.T).argmax(1)})
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
+    engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                                 gallery=str(tmp_path / "g.db")))
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,))
+    runner.start()
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"result/")
+    sub.connect(ep["results"])
+    pub = Publisher(ep["frames"])
+    assert pub.wait_for_subscribers(1, timeout=10)
+    time.sleep(0.3)
+    sender = threading.Thread(target=publish, args=(replay_timeline([it.path for it in clips], bodies=True), pub, 1.0, False))
+    sender.start()
+    labels = {i: [] for i in range(len(clips))}
+    deadline = time.time() + 30
+    while time.time() < deadline and (sender.is_alive() or sub.poll(500)):
+        if sub.poll(200):
+            header, _ = decode_result(sub.recv_multipart())
+            for tr in header["tracks"]:
+                if "action" in tr:
+                    labels[tr["track"]].append((tr["action"], tr["action_score"]))
+    sender.join()
+    stop.set()
+    runner.join(10)
+    for i, it in enumerate(clips):
+        got = {a for a, _ in labels[i]}
+        assert got, f"no action label for track {i} ({it.path.name})"
+        assert got <= offline[i], (it.path.name, got, offline[i])
+        assert all(-1 <= s <= 1 for _, s in labels[i])
