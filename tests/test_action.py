@@ -193,3 +193,39 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
         assert got, f"no action label for track {i} ({it.path.name})"
         assert got <= offline[i], (it.path.name, got, offline[i])
         assert all(-1 <= s <= 1 for _, s in labels[i])
+
+
+@pytest.mark.realdata
+def test_eval_action_runs_every_protocol_and_draws_its_plots(msr_root, nwucla_root, tmp_path):
+    """`skelstream eval action` on MSR Action3D (cross-subject, the 557 sequences) with a short
+    fine-tuning: every protocol reports an accuracy, semi-supervised uses the asked fraction of
+    the labels with every action present, transfer goes to NW-UCLA, and the plots exist."""
+    from trainers.evaluate.action import evaluate, labelled_fraction
+    r = evaluate(None, "msr", ("knn", "linear", "semi", "transfer"), fractions=(0.1,), epochs=2, out=str(tmp_path),
+                 progress=False)
+    assert (r["train"], r["test"]) == (284, 273)
+    assert 100 / 20 < r["knn"] <= 100 and 100 / 20 < r["linear"] <= 100  # above chance (20 actions)
+    semi = r["semi"][0]
+    assert semi["labelled"] >= 20 and semi["labelled"] < 0.2 * 284
+    assert 0 <= semi["pretrained"] <= 100 and 0 <= semi["random_init"] <= 100
+    assert r["transfer"]["target"] == "nwucla" and r["transfer"]["test"] == 464
+    assert json.loads((tmp_path / "summary.json").read_text())["linear"] == r["linear"]
+    for name in ("confusion.png", "tsne.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    labels = np.repeat(np.arange(4), [10, 20, 3, 1])
+    keep = labelled_fraction(labels, 0.1)
+    assert sorted(set(labels[keep])) == [0, 1, 2, 3] and len(keep) == 1 + 2 + 1 + 1
+
+
+def test_throughput_bench_measures_the_three_ways(capsys):
+    """`python -m trainers.bench_isc` (tiny model, two steps): figures for on-device,
+    per-sample and no augmentation, and the augmentation time is counted where it happens."""
+    from trainers.bench_isc import main as bench
+    bench(["--steps", "2", "--warmup", "1", "reps=seq,image", "seq_hidden=16", "batch=8", "frames=16", "queue=32"])
+    out = capsys.readouterr().out
+    assert all(m in out for m in ("on-device", "per-sample", "none"))
+    from trainers.bench_isc import run
+    from trainers.isc import parse
+    r = run(parse(["reps=seq", "seq_hidden=16", "batch=8", "frames=16", "queue=32"]), steps=2, warmup=1)
+    assert all(r[m]["seq_per_s"] > 0 for m in ("on-device", "per-sample", "none"))
+    assert r["none"]["augment_ms"] < r["per-sample"]["augment_ms"]

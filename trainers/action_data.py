@@ -67,6 +67,19 @@ def load_actions(root: str | Path, frames: int = 64, progress: bool = True) -> A
     return ActionSet(np.stack(xs), np.asarray(labels), action_titles(Path(root), codes), metas)
 
 
+def validation_split(train: ActionSet, dataset: str) -> tuple[ActionSet, ActionSet]:
+    """(fit, validation) inside a protocol's TRAINING split, for choosing settings without the
+    test split: NW-UCLA view v01 -> view v02 (cross-view, as the protocol); MSR Action3D
+    subjects 1, 3, 5 -> 7, 9 (cross-subject)."""
+    if dataset == "nwucla":
+        val = np.array([m["view"] == "v02" for m in train.meta])
+    elif dataset == "msr":
+        val = np.array([int(m["subject"].lstrip("s")) >= 7 for m in train.meta])
+    else:
+        raise ValueError(f"no action protocol for {dataset!r} (nwucla, msr)")
+    return train.subset(~val), train.subset(val)
+
+
 def protocol_split(data: ActionSet, dataset: str) -> tuple[ActionSet, ActionSet]:
     """(train, test) of the dataset's standard protocol."""
     if dataset == "nwucla":

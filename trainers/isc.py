@@ -16,6 +16,7 @@ OUT/isc.json (config, losses per epoch, results).
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from engine.checkpoint import save
+from engine.checkpoint import load_action, save
 from engine.models.action import make_encoder
 from trainers.blocks.augment import spatio_temporal
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
@@ -65,6 +66,7 @@ class ISCConfig:
     proj: int = 128
     seq_hidden: int = 128  # the paper: 1024
     graph_channels: tuple[int, ...] = (64, 64, 128, 128)  # A-GCN's 10 blocks up to 256 in the paper
+    init: str = ""  # comma list of REP=CHECKPOINT: start that representation's encoders from it
     seed: int = 0
     device: str = "auto"
 
@@ -141,6 +143,17 @@ class ISC(nn.Module):
         return terms
 
 
+def init_checkpoints(spec: str) -> dict[str, str]:
+    """``"seq=runs/a/seq,image=runs/b/image"`` -> {rep: checkpoint}."""
+    out = {}
+    for item in filter(None, spec.split(",")):
+        rep, sep, path = item.partition("=")
+        if not sep or not path:
+            raise ValueError(f"init: expected REP=CHECKPOINT items, got {item!r}")
+        out[rep] = path
+    return out
+
+
 def checkpoint_meta(cfg: ISCConfig, rep: str, command: str, history: list, result: dict, minutes: float,
                     device: str) -> dict:
     """The JSON half of one representation's checkpoint (`engine.checkpoint.load_action`)."""
@@ -160,9 +173,9 @@ def checkpoint_meta(cfg: ISCConfig, rep: str, command: str, history: list, resul
     }
 
 
-def train(cfg: ISCConfig, progress: bool = True) -> dict:
+def train(cfg: ISCConfig, progress: bool = True, command: str = "") -> dict:
     from engine.datasets.cache import extract
-    from trainers.action_data import load_actions, protocol_split
+    from trainers.action_data import load_actions, protocol_split, validation_split
     from trainers.evaluate.action import evaluate_features
 
     if not cfg.intra and not cfg.inter:
@@ -174,7 +187,16 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
     root = cfg.data_root or extract({"nwucla": "nwucla", "msr": "msr_action3d"}[cfg.dataset], progress=progress)
     data = load_actions(root, cfg.frames, progress=progress)
     train_set, test_set = protocol_split(data, cfg.dataset)
-    model = ISC(cfg).to(device)
+    model = ISC(cfg)
+    for rep, path in init_checkpoints(cfg.init).items():
+        if rep not in cfg.reps:
+            raise ValueError(f"init names {rep!r}, which is not among reps {cfg.reps}")
+        encoder, meta = load_action(path)
+        if meta["architecture"]["kind"] != rep:
+            raise ValueError(f"init {path}: a {meta['architecture']['kind']!r} encoder, not {rep!r}")
+        for branch in (model.query[rep], model.key[rep]):
+            branch.encoder.load_state_dict(encoder.state_dict())
+    model = model.to(device)
     if cfg.optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be sgd or adam, got {cfg.optimizer!r}")
     opt = (torch.optim.SGD(model.query.parameters(), lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
@@ -190,7 +212,7 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
     bar = tqdm(range(cfg.epochs), desc="isc", disable=not progress)
     for epoch in bar:
         order = rng.permutation(len(x_all))
-        total, steps, seen = 0.0, 0, 0
+        total, steps, seen, parts = 0.0, 0, 0, {}
         t0 = time.time()
         for s in range(0, len(order) - cfg.batch + 1, cfg.batch):
             terms = model.losses(x_all[order[s:s + cfg.batch]], gen)
@@ -199,15 +221,19 @@ def train(cfg: ISCConfig, progress: bool = True) -> dict:
             loss.backward()
             opt.step()
             total, steps, seen = total + float(loss.detach()), steps + 1, seen + cfg.batch
+            for name, term in terms.items():
+                parts[name] = parts.get(name, 0.0) + float(term.detach())
         sched.step()
-        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1), "seq_per_s": seen / (time.time() - t0)})
+        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1), "seq_per_s": seen / (time.time() - t0),
+                        **{name: v / max(steps, 1) for name, v in parts.items()}})
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", seq_s=f"{history[-1]['seq_per_s']:.0f}")
     model.eval()
-    command = "python -m trainers.isc " + " ".join(sys.argv[1:])
+    command = command or "python -m trainers.isc " + " ".join(f"{k}={v}" for k, v in asdict(cfg).items())
     results = {}
     for r in cfg.reps:
         enc = model.query[r].encoder
         results[r] = evaluate_features(lambda x, enc=enc: enc(x), train_set, test_set, device)
+        results[r]["val"] = evaluate_features(lambda x, enc=enc: enc(x), *validation_split(train_set, cfg.dataset), device)
         save(out / r, enc, checkpoint_meta(cfg, r, command, history, results[r], (time.time() - start) / 60, str(device)))
     meta = {"method": "isc", "config": asdict(cfg) | {"reps": list(cfg.reps), "graph_channels": list(cfg.graph_channels)},
             "history": history, "minutes": (time.time() - start) / 60, "results": results, "device": str(device),
@@ -235,15 +261,17 @@ def parse(argv: list[str]) -> ISCConfig:
         raise SystemExit(str(exc)) from None
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict | None:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__ + "\nkeys (default):\n" + "\n".join(f"  {f.name}={getattr(ISCConfig(), f.name)}"
                                                           for f in fields(ISCConfig)))
         return
-    meta = train(parse(argv))
+    meta = train(parse(argv), command="python -m trainers.isc " + shlex.join(argv))
     for r, res in meta["results"].items():
-        print(f"{r}: kNN {res['knn']:.1f}  linear {res['linear']:.1f}")
+        print(f"{r}: kNN {res['knn']:.1f}  linear {res['linear']:.1f}  (validation inside the training split: "
+              f"kNN {res['val']['knn']:.1f}  linear {res['val']['linear']:.1f})")
+    return meta
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 Keys of the YAML's top level are the run's (see trainers.config.TrainConfig); ``method:`` holds
 the method's own (``method.key=value`` on the command line). Multi-GPU or multi-process:
 ``torchrun --nproc_per_node N trainers/run.py ...`` (DDP; gloo on CPU, NCCL on CUDA).
+
+The action methods train on clips, not walks, with their own trainer:
+``python trainers/run.py isc [key=value ...]`` is `python -m trainers.isc` (``isc --help``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from trainers.trainer import Trainer, training_walks
 
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["isc"]:
+        from trainers import isc
+        return isc.main(argv[1:])
     p = argparse.ArgumentParser(prog="trainers/run.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("method", choices=sorted(METHODS))

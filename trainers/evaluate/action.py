@@ -15,7 +15,8 @@ Protocols (accuracies in percent of the test split; nothing is chosen on the tes
   NW-UCLA, evaluated on MSR Action3D or the other way round), beside its random-init baseline.
 
 Splits (`trainers.action_data.protocol_split`): NW-UCLA cross-view (train v01+v02, test v03),
-MSR Action3D cross-subject (odd / even subjects). Plots: a confusion matrix of the linear
+MSR Action3D cross-subject (odd / even subjects). ``--split val`` evaluates inside the training
+split instead (NW-UCLA v01 -> v02, MSR subjects 1, 3, 5 -> 7, 9): settings are chosen there. Plots: a confusion matrix of the linear
 classifier and a t-SNE of the test clips' frozen features, coloured by action.
 """
 
@@ -145,25 +146,29 @@ def random_like(meta: dict) -> nn.Module:
     return make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
 
 
-def load_protocol(dataset: str, frames: int, progress: bool = True):
+def load_protocol(dataset: str, frames: int, progress: bool = True, split: str = "test"):
+    """(train, test) clips of a dataset's protocol; ``split="val"``: (fit, validation) inside
+    its training split (`trainers.action_data.validation_split`), for choosing settings."""
     from engine.datasets.cache import extract
-    from trainers.action_data import load_actions, protocol_split
+    from trainers.action_data import load_actions, protocol_split, validation_split
     if dataset not in DATASETS:
         raise SystemExit(f"--dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
-    return protocol_split(load_actions(extract(DATASETS[dataset], progress=progress), frames, progress=progress), dataset)
+    train, test = protocol_split(load_actions(extract(DATASETS[dataset], progress=progress), frames, progress=progress), dataset)
+    return validation_split(train, dataset) if split == "val" else (train, test)
 
 
 def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[str, ...] = ("knn", "linear"),
              fractions: tuple[float, ...] = (0.05, 0.1, 0.3), transfer_to: str = "", epochs: int = 50,
-             out: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = True) -> dict:
+             out: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = True,
+             split: str = "test") -> dict:
     from engine.checkpoint import load_action
     from trainers.evaluate.plots import confusion_png, tsne_png
 
     encoder, meta = load_action(checkpoint, device=device)
     frames = int(meta["input"]["frames"])
-    train_set, test_set = load_protocol(dataset, frames, progress)
+    train_set, test_set = load_protocol(dataset, frames, progress, split)
     classes = len(train_set.names)
-    result = {"checkpoint": meta["name"], "fingerprint": meta["fingerprint"], "dataset": dataset,
+    result = {"checkpoint": meta["name"], "fingerprint": meta["fingerprint"], "dataset": dataset, "split": split,
               "pretrained_on": meta.get("training", {}).get("dataset"), "representation": meta["architecture"]["kind"],
               "train": len(train_set.x), "test": len(test_set.x)}
     tr = features(encoder, train_set.x, device)
@@ -208,8 +213,8 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
 
 
 def format_result(r: dict) -> str:
-    lines = [f"{r['checkpoint']} ({r['representation']}, pretrained on {r['pretrained_on']}) on {r['dataset']}: "
-             f"{r['train']} training / {r['test']} test clips"]
+    lines = [f"{r['checkpoint']} ({r['representation']}, pretrained on {r['pretrained_on']}) on {r['dataset']} "
+             f"({r['split']}): {r['train']} training / {r['test']} {r['split']} clips"]
     for k in ("knn", "linear"):
         if k in r:
             lines.append(f"  {k:<7} {r[k]:5.1f} %")
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fractions", default="0.05,0.1,0.3", help="labelled fractions for semi")
     p.add_argument("--transfer-to", default="", help="target dataset of transfer (default: the other one)")
     p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (semi, transfer)")
+    p.add_argument("--split", default="test", choices=["test", "val"],
+                   help="test: the protocol's test split; val: a validation split inside its training split "
+                   "(NW-UCLA v01 -> v02, MSR subjects 1,3,5 -> 7,9), for choosing settings")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for summary.json, confusion.png and tsne.png")
@@ -240,5 +248,5 @@ def main(argv: list[str] | None = None) -> None:
     if bad:
         raise SystemExit(f"unknown protocol(s) {bad}; choose from knn, linear, semi, transfer")
     r = evaluate(args.checkpoint, args.dataset, protocols, tuple(float(f) for f in args.fractions.split(",")),
-                 args.transfer_to, args.epochs, args.out, args.device, args.seed)
+                 args.transfer_to, args.epochs, args.out, args.device, args.seed, split=args.split)
     print(format_result(r))
