@@ -52,7 +52,7 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 
 def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
-        checkpoint: str | None = None, folder: str | None = None, stagger: bool = True) -> dict:
+        checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True) -> dict:
     """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
     folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
     ep = {k: f"ipc://{folder}/{k}-{tracks}" if zmq.has("ipc") else None for k in ("frames", "results", "control")}
@@ -62,6 +62,7 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
     args = ["engine", "--frames", ep["frames"], "--results", ep["results"], "--control", ep["control"],
             "--gallery", str(folder / f"gallery-{tracks}.db"), "--device", device]
     args += [] if stagger else ["--no-stagger"]
+    args += [] if action else ["--no-action"]
     engine = _cli(*args, *(["--checkpoint", checkpoint] if checkpoint else []))
     ctx = zmq.Context()
     sensor = None
@@ -126,6 +127,7 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
     e50, e99 = _percentiles(e2e_ms)
     w50, w99 = _percentiles(wire_ms)
     return {"tracks": tracks, "rate": rate, "seconds": seconds, "device": final.get("device", "?"), "stagger": stagger,
+            "action": action, "action_windows": int(final.get("action_windows", 0)),
             "e2e_p50_ms": e50, "e2e_p99_ms": e99, "wire_p50_ms": w50, "wire_p99_ms": w99,
             "results_per_s": rows / span if span > 0 else 0.0,
             "results_expected_per_s": tracks / hop, "batch_mean": float(final.get("batch_mean", 0.0)),
@@ -140,11 +142,13 @@ def main(args) -> None:
     counts = [int(x) for x in str(args.tracks).split(",")]
     rows = []
     print(f"engine bench: {args.rate:g} Hz, {args.seconds:g} s per load after {args.warmup:g} s warm-up; windows "
-          + ("all on one frame per hop (--no-stagger)" if args.no_stagger else "spread over the hop's frames"))
+          + ("all on one frame per hop (--no-stagger)" if args.no_stagger else "spread over the hop's frames")
+          + ("; no action labels (--no-action)" if args.no_action else "; with action labels"))
     print(f"{'tracks':>7}{'e2e p50':>9}{'e2e p99':>9}{'wire p50':>9}{'wire p99':>9}{'results/s':>11}"
           f"{'expected':>9}{'batch':>7}{'drops':>7}  device")
     for n in counts:
-        r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger)
+        r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
+                action=not args.no_action)
         rows.append(r)
         drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
                  + r["results_dropped"] + r["sensor_dropped"])

@@ -10,10 +10,12 @@
   whitening) is added to the track's running mean; the mean is matched against the gallery
   with the checkpoint's threshold for how long the track has walked. A new decision replaces
   the shown one only after ``evidence`` consecutive hops agree (no flicker).
-- Actions (unless ``action`` is off): every ``action_hop`` seconds a track's newest
-  ``input.seconds`` of history (the action checkpoint's, resampled to its ``input.frames``) is
-  encoded by the action encoder, in the same batch pass as the gait windows due on that frame;
-  the label is the nearest labelled prototype (`skelstream prototypes`) and its cosine score.
+- Actions (unless ``action`` is off): at a track's first gait window ``action_hop`` seconds
+  after its last action window, its newest ``input.seconds`` of history (the action
+  checkpoint's, resampled to its ``input.frames``) is encoded by the action encoder, all such
+  tracks of that frame in one batch, right after that frame's results went out (so actions do
+  not delay identities); the label, the nearest labelled prototype (`skelstream prototypes`)
+  and its cosine score, goes out with the track's next result.
 - Publishes per sensor a result message (decisions, top-k, action label and score, attention
   of the newest window) and, every second, a status message (rates, latency percentiles,
   drops, batch sizes).
@@ -193,8 +195,6 @@ class Engine:
         out = self.model.encode(batch)
         feats = window_features(self.model, out["sequence"].float().cpu().numpy())
         att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)  # [K, 3, f, f]
-        if self.action_model is not None:
-            self._actions(keys)
         self.batches.append(len(keys))
         self.counts["windows"] += len(keys)
         by_sensor: dict[str, list] = defaultdict(list)
@@ -217,6 +217,8 @@ class Engine:
                                      att[[i for i, _ in rows]]))
             if self.t_pub.get(sensor):
                 self.latency.append(time.time() - self.t_pub[sensor])
+        if self.action_model is not None:  # after the results went out: off the identities' latency
+            self._actions(keys)
 
     def _actions(self, keys: list[Key]) -> None:
         """Label the tracks among ``keys`` whose last action window is ``action_hop`` old, in one

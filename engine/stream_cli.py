@@ -196,5 +196,6 @@ def register(sub) -> None:
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
     s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
     s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
+    s.add_argument("--no-action", action="store_true", help="engine: gait identities only, no action labels")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     s.set_defaults(func=cmd_bench)

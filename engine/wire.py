@@ -123,7 +123,8 @@ STATUS_TOPIC = b"status"
 def encode_result(sensor: str, t: float, t_pub: float, tracks: list[dict], attention: np.ndarray) -> list[bytes]:
     """The engine's result message for one sensor: topic ``result/<sensor>``, a msgpack header
     (v, sensor, t: the newest frame time used, t_pub: that frame's publish time, t_done: when
-    the result was made, tracks: [{track, decision, score, seconds, top: [[name, score], ...]}])
+    the result was made, tracks: [{track, decision, score, seconds, top: [[name, score], ...],
+    and once the track has an action label: action, action_score}])
     and the attention matrices of each track's newest gait window, float32 [K, 3, f, f]."""
     att = np.ascontiguousarray(attention, _F32)
     header = {"v": WIRE_VERSION, "sensor": sensor, "t": float(t), "t_pub": float(t_pub), "t_done": time.time(),

@@ -221,11 +221,11 @@ def test_throughput_bench_measures_the_three_ways(capsys):
     """`python -m trainers.bench_isc` (tiny model, two steps): figures for on-device,
     per-sample and no augmentation, and the augmentation time is counted where it happens."""
     from trainers.bench_isc import main as bench
-    bench(["--steps", "2", "--warmup", "1", "reps=seq,image", "seq_hidden=16", "batch=8", "frames=16", "queue=32"])
+    bench(["--steps", "2", "--warmup", "1", "--rounds", "1", "reps=seq,image", "seq_hidden=16", "batch=8", "frames=16", "queue=32"])
     out = capsys.readouterr().out
     assert all(m in out for m in ("on-device", "per-sample", "none"))
     from trainers.bench_isc import run
     from trainers.isc import parse
-    r = run(parse(["reps=seq", "seq_hidden=16", "batch=8", "frames=16", "queue=32"]), steps=2, warmup=1)
+    r = run(parse(["reps=seq", "seq_hidden=16", "batch=8", "frames=16", "queue=32"]), steps=2, warmup=1, rounds=1)
     assert all(r[m]["seq_per_s"] > 0 for m in ("on-device", "per-sample", "none"))
     assert r["none"]["augment_ms"] < r["per-sample"]["augment_ms"]

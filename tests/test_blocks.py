@@ -109,7 +109,7 @@ def test_action_encoders_map_sequences_to_features_and_learn():
 
 def test_isc_cross_contrast_uses_the_other_representations_keys_and_queue(monkeypatch):
     import trainers.isc as isc
-    cfg = isc.ISCConfig(reps=("seq", "graph"), queue=32, proj=8, seq_hidden=8, frames=16)
+    cfg = isc.ISCConfig(reps=("seq", "graph"), intra=True, inter=True, queue=32, proj=8, seq_hidden=8, frames=16)
     monkeypatch.setattr(isc, "encoder_kwargs", lambda c, kind: {"seq": {"hidden": 8}, "graph": {"channels": (8,)},
                                                                   "image": {"width": 8, "dim": 16}}[kind])
     model = isc.ISC(cfg)

@@ -7,7 +7,7 @@
 - ``none``: no augmentation at all (two copies of the batch): the model's own cost, an upper
   bound.
 
-``python -m trainers.bench_isc [--steps N] [--warmup N] [--json OUT] [key=value ...]`` (ISC keys:
+``python -m trainers.bench_isc [--steps N] [--warmup N] [--rounds N] [--json OUT] [key=value ...]`` (ISC keys:
 reps, frames, batch, seq_hidden, ...). Random sequences of the real shape are used: the data's
 values do not change the cost.
 """
@@ -35,7 +35,18 @@ def _augmenter(mode: str, cfg, device, gen_dev, gen_cpu):
     return lambda x: x
 
 
-def run(cfg, steps: int = 20, warmup: int = 3, modes=("on-device", "per-sample", "none")) -> dict:
+def run(cfg, steps: int = 20, warmup: int = 3, modes=("on-device", "per-sample", "none"), rounds: int = 3) -> dict:
+    """Each mode measured ``rounds`` times, interleaved (so drift in the machine's speed hits all
+    modes alike); the median round is reported."""
+    results = [_round(cfg, steps, warmup, modes) for _ in range(rounds)]
+    out = dict(results[0])
+    for mode in modes:
+        ranked = sorted((r[mode] for r in results), key=lambda m: m["seq_per_s"])
+        out[mode] = ranked[len(ranked) // 2] | {"rounds": [round(r[mode]["seq_per_s"], 1) for r in results]}
+    return out
+
+
+def _round(cfg, steps: int, warmup: int, modes) -> dict:
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = ISC(cfg).to(device)
@@ -76,16 +87,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is reported")
     p.add_argument("--json", help="write the figures here too")
     p.add_argument("overrides", nargs="*", metavar="key=value")
     args = p.parse_args(argv)
-    r = run(parse(args.overrides), args.steps, args.warmup)
+    r = run(parse(args.overrides), args.steps, args.warmup, rounds=args.rounds)
     print(f"ISC training throughput on {r['device']} ({r['threads']} threads), reps {','.join(r['reps'])}, "
           f"batch {r['batch']} x {r['frames']} frames, {r['steps']} steps:")
-    print(f"  {'augmentation':<12} {'seq/s':>8} {'step ms':>9} {'augment ms (both views)':>24}")
+    print(f"  {'augmentation':<12} {'seq/s':>8} {'step ms':>9} {'augment ms (both views)':>24}  rounds (seq/s)")
     for mode in ("on-device", "per-sample", "none"):
         m = r[mode]
-        print(f"  {mode:<12} {m['seq_per_s']:8.1f} {m['step_ms']:9.1f} {m['augment_ms']:24.1f}")
+        print(f"  {mode:<12} {m['seq_per_s']:8.1f} {m['step_ms']:9.1f} {m['augment_ms']:24.1f}  {m['rounds']}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(r, fh, indent=2)

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from engine.checkpoint import DEFAULT_ACTION, read_meta
+from trainers.isc import init_checkpoints
 
 CARD = """# {name}: ISC action encoder ({kind})
 
@@ -27,8 +28,7 @@ CARD = """# {name}: ISC action encoder ({kind})
 - Output: a {dim}-value feature; L2-normalised for kNN, prototypes and `skelstream embed --kind action`.
 - Pretraining data: {dataset}, {protocol}; {epochs} epochs, {minutes:.0f} min on {device}.
 - Made by:
-  1. `{command}`
-  2. `python -m trainers.export_action {src}`
+{steps}
 - Weights: float32, {size:.1f} MB; git commit {commit}.
 
 ## Results
@@ -38,6 +38,7 @@ CARD = """# {name}: ISC action encoder ({kind})
 
 def results_table(summaries: list[dict], frozen: dict) -> str:
     rows = ["| dataset | protocol | accuracy (%) |", "|---|---|---|"]
+    frozen = frozen | {s["dataset"]: s for s in summaries if "knn" in s and "linear" in s}
     for ds, r in frozen.items():
         rows += [f"| {ds} | kNN (k=1), frozen | {r['knn']:.1f} |", f"| {ds} | linear, frozen | {r['linear']:.1f} |"]
     for s in summaries:
@@ -70,14 +71,19 @@ def main(argv: list[str] | None = None) -> None:
     arch = {k: v for k, v in meta["architecture"].items() if k != "kind"}
     terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
         ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
+    steps = [f"  {i + 1}. `{read_meta(path)['training']['command']}` (the {rep} encoder it starts from)"
+             for i, (rep, path) in enumerate(init_checkpoints(cfg.get("init", "")).items())]
+    steps += [f"  {len(steps) + 1}. `{train['command']}`", f"  {len(steps) + 2}. `python -m trainers.export_action {src}`",
+              f"  {len(steps) + 3}. `skelstream prototypes -o engine/models/weights/action_isc_nwucla.prototypes.safetensors`"]
+    spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
+        f" (jitter {cfg['jitter_joints']} joints)" if cfg["spatial"] in ("jitter", "random") else "")
     card = CARD.format(
         name=dst.name, kind=meta["architecture"]["kind"], pairs=" + ".join(terms) + f" over {', '.join(cfg['reps'])}",
-        augment=f"temporal crop-resize {'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial "
-                f"{cfg['spatial']} (shear {cfg['shear']}, jitter {cfg['jitter_joints']} joints)",
+        augment=f"temporal crop-resize {'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}",
         arch=f"{meta['architecture']['kind']} encoder {arch}", frames=meta["input"]["frames"],
         view=meta["input"]["view"], seconds=meta["input"]["seconds"], dim=meta["embedding"]["dim"],
         dataset=train["dataset"], protocol=train["protocol"], epochs=len(train["history"]),
-        minutes=train["minutes"], device=train["device"], command=train["command"], src=src,
+        minutes=train["minutes"], device=train["device"], steps="\n".join(steps),
         size=dst.with_suffix(".safetensors").stat().st_size / 1e6, commit=meta.get("git_commit", "unknown"),
         results=results_table(summaries, meta["metrics"]["frozen"]))
     dst.with_suffix(".md").write_text(card)

@@ -1,14 +1,16 @@
 """``skelstream prototypes``: the labelled action prototypes the engine names actions with.
 
-Prototypes are labelled unit action embeddings: by default one per clip of a labelled dataset
-(the live label is then the 1-nearest labelled clip, as the kNN protocol), or, with
-``--per-action K``, K k-means centres of each action's clips (smaller, less accurate: one mean
-per action names 54 % of NW-UCLA's test view against 72 % for every clip; docs/RESULTS.md). The
-engine labels a live window with its nearest prototype (cosine) and shows that score. ``--split train`` builds them from the protocol's training split only and reports
-the nearest-prototype accuracy on its test split; ``--split all`` (the default, for use) takes
-every clip. The file is safetensors: ``prototypes [M, D]`` float32 and
-``labels [M]`` (the action of each row), with the action names, the checkpoint's fingerprint, the
-dataset and the clip counts in its metadata. Nothing is unpickled.
+Prototypes are labelled unit action embeddings: by default one per clip of a labelled dataset,
+so a live window's label is that of its 1-nearest labelled clip (as the kNN protocol); with
+``--per-action K``, K k-means centres of each action's clips instead (smaller, less accurate;
+docs/RESULTS.md). The engine shows the nearest prototype's action and its cosine score.
+
+``--split all`` (the default, for use) takes every clip; ``--split train`` only the protocol's
+training split, and reports the nearest-prototype accuracy on its test split.
+
+The file is safetensors: ``prototypes [M, D]`` float32 and ``labels [M]`` (the action of each
+row), with the action names, the checkpoint's fingerprint, the dataset and the clip counts in
+its metadata. Nothing is unpickled.
 """
 
 from __future__ import annotations
