@@ -111,6 +111,7 @@ def test_dashboard_draws_identifies_enrolls_and_removes(qtbot, engine, tmp_path,
     assert sum(named[i] == NAMES[i] for i in range(5)) >= 4, named
     assert window.table.rowCount() == 5 and set(window.scene.labels) == {("demo", i) for i in range(5)}
     from PySide6.QtCore import Qt
+    window.redraw()  # results keep arriving: compare the table with the state it was drawn from
     for row in range(5):  # each track's action label and score, in the table and over its head
         ident = client.identities[window.table.item(row, 0).data(Qt.UserRole)]
         assert ident.action and window.table.item(row, 4).text() == f"{ident.action} ({ident.action_score:.2f})"
