@@ -3,6 +3,7 @@ it is absent, and fail instead when SKELSTREAM_REQUIRE_DATA=1 (as in CI)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -49,3 +50,42 @@ def nwucla_root() -> Path:
 @pytest.fixture(scope="session")
 def msr_root() -> Path:
     return _dataset("msr_action3d")
+
+
+@contextlib.contextmanager
+def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",)):
+    """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``), a subscriber to its
+    ``topics``, and a replay of ``paths`` as one sensor with a track each (track i = paths[i])
+    being published at ``speed``. Yields (subscriber, sender thread); stops it all at exit."""
+    import threading
+    import time
+
+    import zmq
+
+    from engine.bus import Publisher, publish
+    from engine.sensors.replay import replay_timeline
+    from engine.server import Engine, EngineConfig
+
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
+    engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                                 gallery=str(tmp_path / "g.db")))
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop,))
+    runner.start()
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    for topic in topics:
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
+    sub.connect(ep["results"])
+    pub = Publisher(ep["frames"])
+    sender = threading.Thread(target=publish, args=(replay_timeline(paths, bodies=True), pub, speed, False))
+    try:
+        assert pub.wait_for_subscribers(1, timeout=10)
+        time.sleep(0.3)
+        sender.start()
+        yield sub, sender
+    finally:
+        if sender.is_alive():
+            sender.join()
+        stop.set()
+        runner.join(10)
+        sub.close(0)

@@ -133,18 +133,13 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
     """Six NW-UCLA clips (view 3, over 1.5 s, six actions) replayed at once as six tracks: every
     track gets action labels, and each label the engine publishes is one that the offline path
     (`action_windows`, every window ending on a frame) gives that clip."""
-    import threading
     import time
 
-    import zmq
-
-    from engine.bus import Publisher, publish
     from engine.datasets import open_dataset
     from engine.embed import action_windows, unit
-    from engine.sensors.replay import replay_timeline
-    from engine.server import Engine, EngineConfig
     from engine.skeleton import to_canonical
     from engine.wire import decode_result
+    from conftest import live_engine
 
     ds = open_dataset(nwucla_root)
     clips, seen = [], set()
@@ -163,31 +158,15 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
         with torch.no_grad():
             emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta, hop=1 / seq.fps))).numpy())
         offline.append({names[labels[i]] for i in (emb @ protos.T).argmax(1)})
-    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
-    engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
-                                 gallery=str(tmp_path / "g.db")))
-    stop = threading.Event()
-    runner = threading.Thread(target=engine.run, args=(stop,))
-    runner.start()
-    sub = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.SUBSCRIBE, b"result/")
-    sub.connect(ep["results"])
-    pub = Publisher(ep["frames"])
-    assert pub.wait_for_subscribers(1, timeout=10)
-    time.sleep(0.3)
-    sender = threading.Thread(target=publish, args=(replay_timeline([it.path for it in clips], bodies=True), pub, 1.0, False))
-    sender.start()
     labels = {i: [] for i in range(len(clips))}
-    deadline = time.time() + 30
-    while time.time() < deadline and (sender.is_alive() or sub.poll(500)):
-        if sub.poll(200):
-            header, _ = decode_result(sub.recv_multipart())
-            for tr in header["tracks"]:
-                if "action" in tr:
-                    labels[tr["track"]].append((tr["action"], tr["action_score"]))
-    sender.join()
-    stop.set()
-    runner.join(10)
+    with live_engine(tmp_path, [it.path for it in clips], 1.0) as (sub, sender):
+        deadline = time.time() + 30
+        while time.time() < deadline and (sender.is_alive() or sub.poll(500)):
+            if sub.poll(200):
+                header, _ = decode_result(sub.recv_multipart())
+                for tr in header["tracks"]:
+                    if "action" in tr:
+                        labels[tr["track"]].append((tr["action"], tr["action_score"]))
     for i, it in enumerate(clips):
         got = {a for a, _ in labels[i]}
         assert got, f"no action label for track {i} ({it.path.name})"
