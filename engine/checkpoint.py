@@ -82,7 +82,7 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
     eval mode, with its metadata: ``(encoder, meta)``. The metadata says the representation
     (``architecture.kind`` and its arguments) and the input (``input.frames`` per clip,
     ``input.seconds`` of the live window)."""
-    from engine.models.action import make_encoder
+    from engine.models.action import encoder_from
 
     base = Path(path).with_suffix("") if path else DEFAULT_ACTION
     meta = read_meta(base)
@@ -90,9 +90,7 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
     meta["fingerprint"] = fingerprint(base)
     if meta.get("method") not in ACTION_METHODS:
         raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not an action encoder {ACTION_METHODS}")
-    arch = dict(meta["architecture"])
-    kind = arch.pop("kind")
-    model = make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    model = encoder_from(meta["architecture"])
     weights = load_file(str(base.with_suffix(".safetensors")), device=device)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     return model.to(device).eval(), meta

@@ -50,6 +50,16 @@ def window_features(model, encodings: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
+def encode_batches(fn, x: np.ndarray, device, batch: int = 256, dim: int = 0) -> np.ndarray:
+    """``fn`` (a model) over ``x`` in batches on ``device``, as float32 numpy; ``[0, dim]`` when
+    ``x`` is empty."""
+    if len(x) == 0:
+        return np.zeros((0, dim), np.float32)
+    return np.concatenate([fn(torch.from_numpy(x[s:s + batch]).to(device)).float().cpu().numpy()
+                           for s in range(0, len(x), batch)])
+
+
+@torch.no_grad()
 def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """``(embedding [D], window embeddings [M, D])`` of one sequence.
 
@@ -96,8 +106,5 @@ def action_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 256)
     device = next(model.parameters()).device
     clip = action_input(joints, confidence, int(meta["input"]["frames"]))[None]
     windows = action_windows(joints, confidence, seq.fps, meta)
-
-    def encode(x):
-        return np.concatenate([model(torch.from_numpy(x[s:s + batch]).to(device)).float().cpu().numpy()
-                               for s in range(0, len(x), batch)]) if len(x) else np.zeros((0, model.dim), np.float32)
-    return unit(encode(clip)[0]), unit(encode(windows))
+    return (unit(encode_batches(model, clip, device, batch)[0]),
+            unit(encode_batches(model, windows, device, batch, model.dim)))

@@ -154,3 +154,11 @@ def make_encoder(kind: str, **kwargs) -> nn.Module:
     if kind not in ENCODERS:
         raise ValueError(f"encoder kind must be one of {sorted(ENCODERS)}, got {kind!r}")
     return ENCODERS[kind](**kwargs)
+
+
+def encoder_from(architecture: dict) -> nn.Module:
+    """A freshly initialised encoder from a checkpoint's ``architecture`` ({kind, arguments};
+    JSON lists become tuples)."""
+    arch = dict(architecture)
+    kind = arch.pop("kind")
+    return make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})

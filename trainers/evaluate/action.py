@@ -38,10 +38,10 @@ from tqdm import tqdm
 DATASETS = {"nwucla": "nwucla", "msr": "msr_action3d"}
 
 
-@torch.no_grad()
 def features(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, device, batch: int = 256) -> np.ndarray:
-    return np.concatenate([fn(torch.from_numpy(x[s:s + batch]).to(device)).float().cpu().numpy()
-                           for s in range(0, len(x), batch)])
+    """Frozen features of clips ``x`` (`engine.embed.encode_batches`)."""
+    from engine.embed import encode_batches
+    return encode_batches(fn, x, device, batch)
 
 
 def knn_predict(train_f: np.ndarray, train_y: np.ndarray, test_f: np.ndarray) -> np.ndarray:
@@ -140,10 +140,8 @@ def finetune(encoder: nn.Module, train_set, test_set, classes: int, device, *, e
 
 def random_like(meta: dict) -> nn.Module:
     """A randomly initialised encoder of a checkpoint's architecture (the baseline)."""
-    from engine.models.action import make_encoder
-    arch = dict(meta["architecture"])
-    kind = arch.pop("kind")
-    return make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    from engine.models.action import encoder_from
+    return encoder_from(meta["architecture"])
 
 
 def load_protocol(dataset: str, frames: int, progress: bool = True, split: str = "test"):
