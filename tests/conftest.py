@@ -53,10 +53,12 @@ def msr_root() -> Path:
 
 
 @contextlib.contextmanager
-def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",)):
-    """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``), a subscriber to its
-    ``topics``, and a replay of ``paths`` as one sensor with a track each (track i = paths[i])
-    being published at ``speed``. Yields (subscriber, sender thread); stops it all at exit."""
+def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",),
+                action: bool = True):
+    """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``; action labels when
+    ``action``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
+    track each (track i = paths[i]) being published at ``speed``. Yields (subscriber, sender
+    thread); stops it all at exit."""
     import threading
     import time
 
@@ -68,7 +70,7 @@ def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, 
 
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
     engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
-                                 gallery=str(tmp_path / "g.db")))
+                                 gallery=str(tmp_path / "g.db"), action=action))
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,))
     runner.start()
