@@ -62,9 +62,20 @@ def test_prototypes_are_the_labelled_clips_or_their_cluster_centres():
         build(emb, labels, ["a", "b", "c", "d"])
 
 
+def test_motion_input_is_each_joints_step_since_the_previous_frame():
+    from engine.models.action import MOTION_SCALE, with_motion
+    x = torch.randn(2, 5, 20, 3)
+    m = with_motion(x)
+    assert m.shape == (2, 5, 20, 6) and torch.equal(m[..., :3], x)
+    assert torch.equal(m[:, 0, :, 3:], torch.zeros(2, 20, 3))
+    assert torch.allclose(m[:, 3, :, 3:], (x[:, 3] - x[:, 2]) * MOTION_SCALE)
+    still = with_motion(x[:, :1].expand(2, 5, 20, 3))
+    assert still[..., 3:].abs().max() == 0  # a pose held still has no motion
+
+
 def test_action_checkpoint_roundtrip_and_mismatched_prototypes_are_refused(tmp_path):
-    enc = make_encoder("seq", hidden=16)
-    meta = {"method": "isc", "architecture": {"kind": "seq", "hidden": 16},
+    enc = make_encoder("seq", hidden=16, motion=True)
+    meta = {"method": "isc", "architecture": {"kind": "seq", "hidden": 16, "motion": True},
             "input": {"frames": 12, "seconds": 1.0}, "embedding": {"dim": enc.dim}}
     base = save(tmp_path / "tiny", enc, meta)
     model, got = load_action(base)

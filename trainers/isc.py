@@ -67,6 +67,7 @@ class ISCConfig:
     batch: int = 64
     proj: int = 128
     seq_hidden: int = 128  # the paper: 1024
+    seq_motion: bool = False  # the BiGRU also sees each joint's frame-to-frame motion
     graph_channels: tuple[int, ...] = (64, 64, 128, 128)  # A-GCN's 10 blocks up to 256 in the paper
     init: str = ""  # comma list of REP=CHECKPOINT: start that representation's encoders from it
     seed: int = 0
@@ -74,7 +75,7 @@ class ISCConfig:
 
 
 def encoder_kwargs(cfg: ISCConfig, kind: str) -> dict:
-    return {"seq": {"hidden": cfg.seq_hidden}, "graph": {"channels": tuple(cfg.graph_channels)},
+    return {"seq": {"hidden": cfg.seq_hidden, "motion": cfg.seq_motion}, "graph": {"channels": tuple(cfg.graph_channels)},
             "image": {"dim": 512}}[kind]
 
 
