@@ -188,17 +188,20 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
 @pytest.mark.realdata
 def test_eval_action_runs_every_protocol_and_draws_its_plots(msr_root, nwucla_root, tmp_path):
     """`skelstream eval action` on MSR Action3D (cross-subject, the 557 sequences) with a short
-    fine-tuning: every protocol reports an accuracy, semi-supervised uses the asked fraction of
+    fine-tuning: every protocol (supervised reference included) reports an accuracy, semi-supervised uses the asked fraction of
     the labels with every action present, transfer goes to NW-UCLA, and the plots exist."""
     from trainers.evaluate.action import evaluate, labelled_fraction
-    r = evaluate(None, "msr", ("knn", "linear", "semi", "transfer"), fractions=(0.1,), epochs=2, out=str(tmp_path),
-                 progress=False)
+    from trainers.evaluate.action import format_result
+    r = evaluate(None, "msr", ("knn", "linear", "semi", "transfer", "supervised"), fractions=(0.1,), epochs=2,
+                 out=str(tmp_path), progress=False)
     assert (r["train"], r["test"]) == (284, 273)
     assert 100 / 20 < r["knn"] <= 100 and 100 / 20 < r["linear"] <= 100  # above chance (20 actions)
     semi = r["semi"][0]
     assert semi["labelled"] >= 20 and semi["labelled"] < 0.2 * 284
     assert 0 <= semi["pretrained"] <= 100 and 0 <= semi["random_init"] <= 100
     assert r["transfer"]["target"] == "nwucla" and r["transfer"]["test"] == 464
+    assert 0 <= r["supervised"]["accuracy"] <= 100 and r["supervised"]["lr"] == 1e-3
+    assert "supervised, same architecture" in format_result(r)
     assert json.loads((tmp_path / "summary.json").read_text())["linear"] == r["linear"]
     for name in ("confusion.png", "tsne.png"):
         assert (tmp_path / name).stat().st_size > 10_000
