@@ -222,3 +222,20 @@ def test_throughput_bench_measures_the_three_ways(capsys):
     r = run(parse(["reps=seq", "seq_hidden=16", "batch=8", "frames=16", "queue=32"]), steps=2, warmup=1, rounds=1)
     assert all(r[m]["seq_per_s"] > 0 for m in ("on-device", "per-sample", "none"))
     assert r["none"]["augment_ms"] < r["per-sample"]["augment_ms"]
+
+
+def test_model_card_lists_every_training_command_behind_a_checkpoint(tmp_path):
+    """`trainers.export_action.made_by` follows ``init=`` back to the first runs: each command
+    once, in the order they have to run."""
+    from trainers.export_action import made_by
+    enc = make_encoder("seq", hidden=8)
+
+    def ckpt(name, init=""):
+        return save(tmp_path / name, enc, {"method": "isc", "architecture": {"kind": "seq", "hidden": 8},
+                                           "input": {"frames": 8, "seconds": 1.0}, "embedding": {"dim": enc.dim},
+                                           "training": {"command": f"train {name}", "config": {"init": init}}})
+    a, b = ckpt("a"), ckpt("b")
+    c = ckpt("c", f"seq={a},graph={b}")
+    d = ckpt("d", f"seq={c},graph={c}")
+    from engine.checkpoint import read_meta
+    assert made_by(read_meta(d)) == ["train a", "train b", "train c", "train d"]

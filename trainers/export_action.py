@@ -45,11 +45,23 @@ def results_table(summaries: list[dict], frozen: dict) -> str:
         for row in s.get("semi", []):
             rows.append(f"| {s['dataset']} | semi-supervised, {row['fraction']:.0%} labels, fine-tuned "
                         f"(random init: {row['random_init']:.1f}) | {row['pretrained']:.1f} |")
+        if "supervised" in s:
+            rows.append(f"| {s['dataset']} | reference: the same architecture trained from random init with all labels "
+                        f"| {s['supervised']['accuracy']:.1f} |")
         if "transfer" in s:
             t = s["transfer"]
             rows.append(f"| {t['target']} | transfer from {s['pretrained_on']}, fine-tuned "
                         f"(random init: {t['random_init']:.1f}) | {t['pretrained']:.1f} |")
     return "\n".join(rows)
+
+
+def made_by(meta: dict) -> list[str]:
+    """The training commands behind a checkpoint, first to last: those of the checkpoints its
+    run started from (``init=``, followed back to the start), each once, then its own."""
+    commands: list[str] = []
+    for path in init_checkpoints(meta["training"]["config"].get("init", "")).values():
+        commands += [c for c in made_by(read_meta(path)) if c not in commands]
+    return commands + [meta["training"]["command"]]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,10 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     arch = {k: v for k, v in meta["architecture"].items() if k != "kind"}
     terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
         ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
-    steps = [f"  {i + 1}. `{read_meta(path)['training']['command']}` (the {rep} encoder it starts from)"
-             for i, (rep, path) in enumerate(init_checkpoints(cfg.get("init", "")).items())]
-    steps += [f"  {len(steps) + 1}. `{train['command']}`", f"  {len(steps) + 2}. `python -m trainers.export_action {src}`",
-              f"  {len(steps) + 3}. `skelstream prototypes -o engine/models/weights/action_isc_nwucla.prototypes.safetensors`"]
+    commands = made_by(meta) + [f"python -m trainers.export_action {src}",
+                                "skelstream prototypes -o engine/models/weights/action_isc_nwucla.prototypes.safetensors"]
+    steps = [f"  {i + 1}. `{c}`" for i, c in enumerate(commands)]
     spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
         f" (jitter {cfg['jitter_joints']} joints)" if cfg["spatial"] in ("jitter", "random") else "")
     card = CARD.format(
