@@ -51,7 +51,7 @@ class ISCConfig:
     reps: tuple[str, ...] = ("seq",)
     intra: bool = True
     inter: bool = False
-    spatial: str = "random"  # shear, jitter, random (either, per sequence), none
+    spatial: str = "shear"  # shear, jitter, random (either, per sequence), none
     temporal: bool = True
     jitter_joints: int = 4  # of the 20 joints (the paper jitters 15 of 25)
     l_min: float = 0.5  # the paper: 0.1
@@ -67,7 +67,7 @@ class ISCConfig:
     batch: int = 64
     proj: int = 128
     seq_hidden: int = 128  # the paper: 1024
-    seq_motion: bool = False  # the BiGRU also sees each joint's frame-to-frame motion
+    seq_motion: bool = True  # the BiGRU also sees each joint's frame-to-frame motion
     graph_channels: tuple[int, ...] = (64, 64, 128, 128)  # A-GCN's 10 blocks up to 256 in the paper
     init: str = ""  # comma list of REP=CHECKPOINT: start that representation's encoders from it
     seed: int = 0
