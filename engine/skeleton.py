@@ -137,6 +137,58 @@ MSR_ACTION3D = Layout("msr_action3d", _v1_order(
     "WristLeft", "WristRight", "HandLeft", "HandRight",
     "KneeLeft", "KneeRight", "AnkleLeft", "AnkleRight", "FootLeft", "FootRight", "Head",
 ))
+# UTD-MHAD's order (Skeleton_joint_order.txt: head, shoulder_center, spine, hip_center,
+# left_shoulder, ..., right_foot). Checked on all 861 files: its names are the person's own
+# sides and its coordinates are Kinect v1 camera space as stored (metres, y up, z 1.8-4.1 m
+# away, the person facing -z), so nothing is converted. In every sequence of the one-arm
+# actions (a01-a03, a05, a08-a11, a19, a20) the documented right hand moves at least 5 times
+# as much as the left (spread summed over x, y, z: median 0.7 m against 0.03 m); the documented
+# right shoulder is at larger x than the left in all 58299 frames and the head above the feet;
+# the feet lie ahead of the ankles toward the sensor (-z) in 96% of frames; and in a26 (forward
+# lunge, left foot forward) the documented left ankle comes 35 cm toward the sensor, the right 2 cm.
+UTD_MHAD = Layout("utd_mhad", _v1_order(
+    "Head", "ShoulderCenter", "Spine", "HipCenter",
+    "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
+    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+    "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
+    "HipRight", "KneeRight", "AnkleRight", "FootRight",
+))
+# KARD's OpenNI / NiTE 15 joints, in the files' order: head, neck, right shoulder, right elbow,
+# right hand, left shoulder, left elbow, left hand, torso, right hip, right knee, right foot,
+# left hip, left knee, left foot. Checked on all 540 files:
+# - Sides: the documented names are the person's own sides. The documented right hand is the
+#   one that moves in all 30 sequences of each of a01 horizontal arm wave, a02 high arm wave,
+#   a05 high throw, a06 draw X, a07 draw tick, a15 phone call and a16 drink (3.6 to 10 times the
+#   left's spread), the documented right foot in all of a09 forward kick and a10 side kick.
+#   (a04 catch cap, a08 toss paper and a11 take umbrella move the documented left hand; swapping
+#   the sides would instead make those seven activities and both kicks left-handed for all ten
+#   people.)
+# - Axes: y is up (head above feet in every frame), z grows away from the sensor (1.7-3.5 m),
+#   and the person faces -z (seated at the end of a17 the knees are 40 cm nearer the sensor
+#   than the hips in all 30 sequences; bending in a12 brings the head 50 cm toward it). Yet the
+#   documented right shoulder is at SMALLER x than the left in every frame of every activity
+#   but a14 (walk, where people turn sideways): OpenNI's real-world x grows to the sensor's
+#   right, mirrored with respect to Kinect SDK camera space (its frame is left-handed). The
+#   reader negates x (and converts millimetres to metres), which makes the frame right-handed
+#   with the right shoulder at larger x, as Kinect's.
+# - Mapping: "neck" is exactly the midpoint of the two shoulders in every frame (NiTE computes
+#   it so), i.e. where SpineShoulder is, not Kinect v2's Neck, which sits higher up the neck
+#   (Kinect v1's ShoulderCenter, also mapped to SpineShoulder, is about 11 cm above the
+#   shoulder midpoint in UTD-MHAD). "torso" is exactly the midpoint of neck and hip centre:
+#   SpineMid. NiTE's "hand" ends the forearm; its distance from the elbow (1.01 upper arms) lies
+#   between Kinect v1's wrist (0.87) and hand (1.12, UTD-MHAD), and it has no separate palm
+#   direction, so it is mapped to Wrist: the last joint of the forearm chain, which keeps the
+#   Elbow-Wrist bone and every mapped joint's parent present; the Hand is left missing.
+#   NiTE's "foot" likewise ends the shank (0.94 thighs from the knee, between Kinect v1's ankle
+#   0.77 and foot 0.90) but has no forward offset (standing, it is 9 cm behind the knee, where
+#   Kinect's foot is 4 cm ahead of its ankle): it is the ankle/heel point, mapped to Ankle; Foot
+#   is left missing. OpenNI has no SpineBase, Neck, Hand, Foot, HandTip or Thumb: those are
+#   absent here (masked by to_canonical).
+KARD = Layout("kard", (
+    "Head", "SpineShoulder", "ShoulderRight", "ElbowRight", "WristRight",
+    "ShoulderLeft", "ElbowLeft", "WristLeft", "SpineMid",
+    "HipRight", "KneeRight", "AnkleRight", "HipLeft", "KneeLeft", "AnkleLeft",
+))
 MEDIAPIPE_NAMES: tuple[str, ...] = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
@@ -173,7 +225,7 @@ def _mediapipe_derivations() -> dict[str, tuple[str, ...]]:
 MEDIAPIPE = Layout("mediapipe", MEDIAPIPE_NAMES, _mediapipe_derivations())
 
 LAYOUTS: dict[str, Layout] = {
-    lay.name: lay for lay in (KINECT_V2, KINECT_V1, KGBD, MSR_ACTION3D, MEDIAPIPE)
+    lay.name: lay for lay in (KINECT_V2, KINECT_V1, KGBD, MSR_ACTION3D, UTD_MHAD, KARD, MEDIAPIPE)
 }
 
 

@@ -8,9 +8,11 @@ import pytest
 
 from engine import skeleton as sk
 from engine.cli import main
-from engine.datasets import (KGBDDataset, MSRDataset, NWUCLADataset, open_dataset, read_file,
-                             read_npz, write_npz)
+from engine.datasets import (KARDDataset, KGBDDataset, MSRDataset, NWUCLADataset, UTDMHADDataset,
+                             open_dataset, read_file, read_npz, write_npz)
 from engine.recording import Recording, write_sequences
+
+from conftest import _dataset
 
 pytestmark = pytest.mark.realdata
 
@@ -33,6 +35,36 @@ def nwucla(nwucla_root):
 @pytest.fixture(scope="module")
 def msr(msr_root):
     return open_dataset(msr_root)
+
+
+@pytest.fixture(scope="module")
+def utd_mhad_root():
+    return _dataset("utd_mhad")
+
+
+@pytest.fixture(scope="module")
+def kard_root():
+    return _dataset("kard")
+
+
+@pytest.fixture(scope="module")
+def utd_mhad(utd_mhad_root):
+    return open_dataset(utd_mhad_root)
+
+
+@pytest.fixture(scope="module")
+def kard(kard_root):
+    return open_dataset(kard_root)
+
+
+@pytest.fixture(scope="module")
+def utd_mhad_seqs(utd_mhad):
+    return list(utd_mhad)
+
+
+@pytest.fixture(scope="module")
+def kard_seqs(kard):
+    return list(kard)
 
 
 def test_kgbd_counts(kgbd, kgbd_walks):
@@ -65,6 +97,36 @@ def test_msr_counts(msr):
     assert all(s.joints.shape[1] == 20 for s in msr)
 
 
+def test_utd_mhad_counts(utd_mhad, utd_mhad_seqs):
+    assert isinstance(utd_mhad, UTDMHADDataset)
+    # 27 actions x 8 subjects x 4 trials, less the three the release leaves out
+    assert len(utd_mhad) == 861 and len(utd_mhad_seqs) == 861
+    assert utd_mhad.values("action") == list(utd_mhad.classes) and len(utd_mhad.classes) == 27
+    assert utd_mhad.values("subject") == [f"s{k:02d}" for k in range(1, 9)]
+    assert utd_mhad.values("session") == ["t01", "t02", "t03", "t04"]
+    names = {it.path.stem for it in utd_mhad.items}
+    assert not names & {"a8_s1_t4_skeleton", "a23_s6_t4_skeleton", "a27_s8_t4_skeleton"}
+    frames = [len(s) for s in utd_mhad_seqs]
+    assert (min(frames), int(np.median(frames)), max(frames)) == (41, 67, 125)
+    for seq in utd_mhad_seqs:
+        assert seq.joints.shape[1:] == (20, 3) and seq.layout is sk.UTD_MHAD and seq.fps == 30.0
+        assert (seq.confidence == 1).all()
+
+
+def test_kard_counts(kard, kard_seqs):
+    assert isinstance(kard, KARDDataset)
+    assert len(kard) == 540 and len(kard_seqs) == 540
+    assert kard.values("action") == list(kard.classes) and len(kard.classes) == 18
+    assert kard.values("subject") == [f"s{k:02d}" for k in range(1, 11)]
+    assert kard.values("session") == ["e01", "e02", "e03"]
+    assert set(kard.counts("action").values()) == {30}  # 10 people x 3 repetitions each
+    frames = [len(s) for s in kard_seqs]
+    assert (min(frames), int(np.median(frames)), max(frames)) == (42, 112, 310)
+    for seq in kard_seqs:
+        assert seq.joints.shape[1:] == (15, 3) and seq.layout is sk.KARD and seq.fps == 30.0
+        assert (seq.confidence == 1).all()
+
+
 def _canonical(seq):
     return sk.to_canonical(seq.joints, seq.confidence, seq.layout)
 
@@ -84,7 +146,7 @@ def _forward_agrees_with_feet(seq) -> float:
     return float(cos.mean()) if len(cos) else 0.0
 
 
-@pytest.mark.parametrize("name", ["kgbd", "nwucla", "msr"])
+@pytest.mark.parametrize("name", ["kgbd", "nwucla", "msr", "utd_mhad"])
 def test_left_right_and_up(name, request):
     ds = request.getfixturevalue(name)
     seqs = [ds[k] for k in range(0, len(ds), max(1, len(ds) // 60))]
@@ -118,6 +180,55 @@ def test_msr_person_faces_the_sensor_with_left_at_smaller_x(msr):
     assert (lx < rx).mean() > 0.95
 
 
+def _spread(seqs, joint: str) -> np.ndarray:
+    """Per sequence: how much a canonical joint moves (its std over time, summed over x, y, z)."""
+    return np.array([_canonical(s)[0][:, sk.INDEX[joint]].std(0).sum() for s in seqs])
+
+
+# The one-arm (one-leg) actions, documented as done with the right side: the joint that moves is
+# our right one. KARD's OpenNI "hand" and "foot" are mapped to Wrist and Ankle.
+@pytest.mark.parametrize("name,actions,left,right", [
+    ("utd_mhad", ("a01", "a02", "a03", "a05", "a08", "a09", "a10", "a11", "a19", "a20"),
+     "HandLeft", "HandRight"),
+    ("kard", ("a01", "a02", "a05", "a06", "a07", "a15", "a16"), "WristLeft", "WristRight"),
+    ("kard", ("a09", "a10"), "AnkleLeft", "AnkleRight"),  # forward kick, side kick
+])
+def test_right_side_does_the_one_sided_actions(name, actions, left, right, request):
+    ds, seqs = request.getfixturevalue(name), request.getfixturevalue(f"{name}_seqs")
+    for action in actions:
+        sub = [s for s in seqs if s.meta["action"] == action]
+        r, lft = _spread(sub, right), _spread(sub, left)
+        assert len(sub) >= 30 and (r > 2 * lft).all(), (action, r, lft)
+
+
+@pytest.mark.parametrize("name", ["utd_mhad", "kard"])
+def test_person_facing_the_sensor_has_right_shoulder_at_larger_x(name, request):
+    # a person facing the sensor (everyone but KARD's walkers, a14, who cross the room sideways)
+    seqs = [s for s in request.getfixturevalue(f"{name}_seqs") if not (name == "kard" and s.meta["action"] == "a14")]
+    j = np.concatenate([_canonical(s)[0] for s in seqs])
+    lx, rx = j[:, sk.INDEX["ShoulderLeft"], 0], j[:, sk.INDEX["ShoulderRight"], 0]
+    assert (rx > lx).mean() > 0.99 and (rx - lx).mean() > 0.2  # metres: shoulders about 0.3 m apart
+    # y up, metres: the head is 1.2 to 2 m above the lowest leg joint
+    low = "FootLeft" if name == "utd_mhad" else "AnkleLeft"
+    height = j[:, sk.INDEX["Head"], 1] - j[:, sk.INDEX[low], 1]
+    assert (height > 0).all() and 1.2 < np.median(height) < 2.0
+    # z away from the sensor, metres
+    assert 1.5 < np.median(j[:, sk.INDEX["SpineMid"], 2]) < 4.5
+
+
+def test_kard_person_faces_minus_z(kard_seqs):
+    """Independent of left/right: seated (the end of a17 sit down) the knees are nearer the
+    sensor than the hips, and the forward direction left x up from our sides points there too."""
+    i = sk.INDEX
+    for s in (s for s in kard_seqs if s.meta["action"] == "a17"):
+        j = _canonical(s)[0][-10:]
+        knees_ahead = (j[:, [i["KneeLeft"], i["KneeRight"]]] - j[:, [i["HipLeft"], i["HipRight"]]]).mean((0, 1))
+        assert knees_ahead[2] < -0.2, s.meta
+        left = (j[:, i["ShoulderLeft"]] - j[:, i["ShoulderRight"]] + j[:, i["HipLeft"]] - j[:, i["HipRight"]]).mean(0)
+        forward = np.cross(left, [0, 1, 0])
+        assert forward[2] < 0 and np.dot(forward[[0, 2]], knees_ahead[[0, 2]]) > 0, s.meta
+
+
 def test_kgbd_bone_lengths_stable_per_person(kgbd_walks):
     """The same person's mean bone lengths vary far less across walks than between people."""
     bones = [(a, b) for a, b in sk.BONES if a in sk.KGBD.joints and b in sk.KGBD.joints]
@@ -134,7 +245,7 @@ def test_kgbd_bone_lengths_stable_per_person(kgbd_walks):
         assert within[bones.index(bone)] < 0.03, bone  # within 3 cm across a person's walks
 
 
-@pytest.mark.parametrize("name", ["kgbd", "nwucla", "msr"])
+@pytest.mark.parametrize("name", ["kgbd", "nwucla", "msr", "utd_mhad", "kard"])
 def test_round_trips_are_bit_exact(name, request, tmp_path):
     ds = request.getfixturevalue(name)
     picks = list(range(0, len(ds), len(ds) // 5))
@@ -169,6 +280,10 @@ def test_protocol_splits_by_metadata(nwucla, msr):
                 "joints": [20]}),
     ("msr", {"dataset": "msr_action3d", "sequences": 567, "actions": 20, "subjects": 10,
              "joints": [20]}),
+    ("utd_mhad", {"dataset": "utd_mhad", "sequences": 861, "actions": 27, "subjects": 8,
+                  "sessions": 4, "joints": [20], "frames_min_median_max": [41, 67, 125]}),
+    ("kard", {"dataset": "kard", "sequences": 540, "actions": 18, "subjects": 10, "sessions": 3,
+              "joints": [15], "frames_min_median_max": [42, 112, 310]}),
 ])
 def test_info_on_dataset_roots(name, expect, request, capsys):
     root = request.getfixturevalue(f"{name}_root")

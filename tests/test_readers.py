@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.datasets import (open_dataset, read_csv, read_file, read_kgbd, read_msr, read_npz,
-                             read_ntu, read_ntu_bodies, read_nwucla, write_csv, write_npz)
+from engine.datasets import (open_dataset, read_csv, read_file, read_kard, read_kgbd, read_msr,
+                             read_npz, read_ntu, read_ntu_bodies, read_nwucla, read_utd_mhad,
+                             write_csv, write_npz)
 from engine.datasets.kgbd import KGBD_NAMES
 from engine.recording import write_sequences
 from engine.sequence import MaskedJointsWarning, SkeletonDataError, SkeletonSequence
@@ -173,6 +174,112 @@ def test_nwucla_bad_input(tmp_path):
     path.write_text('{"skeletons": []}')
     with pytest.raises(SkeletonDataError, match="holds no frames"):
         read_nwucla(path)
+
+
+def _save_mat(path, **variables):
+    from scipy.io import savemat
+    savemat(path, variables)
+    return path
+
+
+def test_utd_mhad_small_file_and_meta(tmp_path):
+    skel = np.random.default_rng(0).normal(size=(20, 3, 4))
+    path = _save_mat(tmp_path / "a3_s1_t2_skeleton.mat", d_skel=skel)
+    (seq,) = read_file(path)
+    assert seq.joints.shape == (4, 20, 3) and seq.layout.name == "utd_mhad" and seq.fps == 30.0
+    np.testing.assert_allclose(seq.joints[2, 7], skel[7, :, 2], rtol=1e-6)  # kept as stored
+    assert {k: seq.meta[k] for k in ("action", "subject", "session")} == \
+        {"action": "a03", "subject": "s01", "session": "t02"}
+    one = _save_mat(tmp_path / "a3_s1_t3_skeleton.mat", d_skel=skel[:, :, 0])  # MATLAB's one frame
+    assert read_utd_mhad(one).joints.shape == (1, 20, 3)
+    ds = open_dataset(tmp_path)
+    assert ds.name == "utd_mhad" and len(ds) == 2 and ds.values("session") == ["t02", "t03"]
+
+
+def test_utd_mhad_bad_input(tmp_path):
+    path = tmp_path / "a1_s2_t1_skeleton.mat"
+    _save_mat(path, skel=np.zeros((20, 3, 5)))
+    with pytest.raises(SkeletonDataError, match=r"a1_s2_t1_skeleton\.mat: no variable 'd_skel' \(found: skel\)"):
+        read_utd_mhad(path)
+    _save_mat(path, d_skel=np.ones((19, 3, 5)))
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: d_skel has shape \[19, 3, 5\], expected \[20, 3, T\]"):
+        read_utd_mhad(path)
+    _save_mat(path, d_skel=np.ones((5, 20, 3)))
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: d_skel has shape \[5, 20, 3\]"):
+        read_utd_mhad(path)
+    _save_mat(path, d_skel=np.ones((20, 3, 0)))
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: d_skel has shape \[20, 3, 0\]"):
+        read_utd_mhad(path)
+    _save_mat(path, d_skel=np.array(["head", "neck"]))
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: d_skel holds <U4 values, not real numbers"):
+        read_utd_mhad(path)
+    path.write_bytes(b"not a MATLAB file at all, just some bytes " * 4)
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: not a readable MATLAB \.mat file"):
+        read_utd_mhad(path)
+    path.write_bytes(b"")
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: not a readable MATLAB"):
+        read_utd_mhad(path)
+    bad_name = _save_mat(tmp_path / "a1_s2_skeleton.mat", d_skel=np.ones((20, 3, 2)))
+    with pytest.raises(SkeletonDataError, match=r"a1_s2_skeleton\.mat: name does not follow aA_sS_tT_skeleton"):
+        read_utd_mhad(bad_name)
+    inf = np.ones((20, 3, 2))
+    inf[4, 1, 1] = np.inf
+    _save_mat(path, d_skel=inf)
+    with pytest.raises(SkeletonDataError, match=r"skeleton\.mat: infinite value at frame 1, joint 4"):
+        read_utd_mhad(path)
+    nan = np.ones((20, 3, 3))
+    nan[5, 0, :2] = np.nan
+    _save_mat(path, d_skel=nan)
+    with pytest.warns(MaskedJointsWarning, match=r"masked 2 NaN joint\(s\) in 2 frame"):
+        seq = read_utd_mhad(path)
+    assert seq.confidence[:, 5].tolist() == [0, 0, 1] and (seq.joints[:2, 5] == 0).all()
+
+
+def _kard_text(frames=2):
+    return "".join(f"{10.0 * k - 70:.1f} {500 - 50.0 * k:.1f} 2500.0\n" for _ in range(frames) for k in range(15))
+
+
+def test_kard_small_file_and_meta(tmp_path):
+    path = tmp_path / "a01_s02_e03_realworld.txt"
+    path.write_text(_kard_text())
+    (seq,) = read_file(path)
+    assert seq.joints.shape == (2, 15, 3) and seq.layout.name == "kard" and seq.fps == 30.0
+    # millimetres to metres, x mirrored into Kinect camera space
+    np.testing.assert_allclose(seq.joints[1, 2], [0.05, 0.4, 2.5], rtol=1e-6)
+    np.testing.assert_allclose(seq.joints[0, 7], [0.0, 0.15, 2.5], atol=1e-7)
+    assert not np.signbit(seq.joints[0, 7, 0])  # a stored 0 stays +0.0
+    assert {k: seq.meta[k] for k in ("action", "subject", "session")} == \
+        {"action": "a01", "subject": "s02", "session": "e03"}
+    assert open_dataset(tmp_path).name == "kard"
+
+
+def test_kard_bad_input(tmp_path):
+    path = tmp_path / "a01_s02_e03_realworld.txt"
+    good = _kard_text()
+    path.write_text(good + "1.0 2.0 3.0\n")
+    with pytest.raises(SkeletonDataError,
+                       match=r"realworld\.txt:31: truncated: last frame has 1 of 15 joints \(31 lines"):
+        read_kard(path)
+    lines = good.splitlines()
+    lines[3] = "-40.0 abc 2500.0"
+    path.write_text("\n".join(lines))
+    with pytest.raises(SkeletonDataError, match=r"realworld\.txt:4: not a number in '-40\.0 abc 2500\.0'"):
+        read_kard(path)
+    lines[3] = "-40.0 350.0"
+    path.write_text("\n".join(lines))
+    with pytest.raises(SkeletonDataError, match=r"realworld\.txt:4: expected 'x y z'"):
+        read_kard(path)
+    path.write_text("")
+    with pytest.raises(SkeletonDataError, match=r"realworld\.txt: empty file"):
+        read_kard(path)
+    bad_name = tmp_path / "a01_s02_realworld.txt"
+    bad_name.write_text(good)
+    with pytest.raises(SkeletonDataError, match=r"a01_s02_realworld\.txt: name does not follow aAA_sSS_eEE_realworld"):
+        read_kard(bad_name)
+    path.write_text(good.replace("-40.0 350.0", "nan 350.0", 1))
+    with pytest.warns(MaskedJointsWarning, match=r"masked 1 NaN joint\(s\) in 1 frame"):
+        seq = read_kard(path)
+    assert seq.confidence[:, 3].tolist() == [0, 1] and (seq.joints[0, 3] == 0).all()
 
 
 def test_ntu_bad_input(tmp_path):

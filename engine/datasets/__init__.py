@@ -2,7 +2,7 @@
 
 - ``read_file(path)``: every sequence in one file of any supported format.
 - ``open_dataset(root)``: a lazy `Dataset` over a dataset's folder (KGBD, NW-UCLA,
-  MSR Action3D, NTU RGB+D, or a folder of generic NPZ/CSV files).
+  MSR Action3D, UTD-MHAD, KARD, NTU RGB+D, or a folder of generic NPZ/CSV files).
 """
 
 from __future__ import annotations
@@ -11,18 +11,22 @@ from pathlib import Path
 
 from engine.datasets.base import Dataset, Item
 from engine.datasets.generic import FolderDataset, read_csv, read_npz, write_csv, write_npz
+from engine.datasets.kard import KARDDataset, read_kard
 from engine.datasets.kgbd import KGBDDataset, read_kgbd
 from engine.datasets.msr import MSRDataset, read_msr
 from engine.datasets.ntu import NTUDataset, read_ntu, read_ntu_bodies
 from engine.datasets.nwucla import NWUCLADataset, read_nwucla
+from engine.datasets.utd_mhad import UTDMHADDataset, read_utd_mhad
 from engine.sequence import SkeletonDataError, SkeletonSequence
 
 # Most specific first: the generic folder matches anything holding NPZ/CSV files.
-DATASETS: tuple[type[Dataset], ...] = (KGBDDataset, NWUCLADataset, MSRDataset, NTUDataset, FolderDataset)
+DATASETS: tuple[type[Dataset], ...] = (KGBDDataset, NWUCLADataset, MSRDataset, UTDMHADDataset,
+                                       KARDDataset, NTUDataset, FolderDataset)
 FORMATS = {
     ".npz": "generic NPZ", ".csv": "generic CSV", ".mcap": "skelstream recording (MCAP)",
     ".json": "NW-UCLA sample", ".skeleton": "NTU RGB+D skeleton",
-    ".txt": "KGBD walk (Joint;x;y;z) or MSR Action3D (*_skeleton3D.txt)",
+    ".txt": "KGBD walk (Joint;x;y;z), MSR Action3D (*_skeleton3D.txt) or KARD (*_realworld.txt)",
+    ".mat": "UTD-MHAD sample (*_skeleton.mat, d_skel)",
 }
 
 
@@ -33,7 +37,9 @@ def file_format(path: Path) -> str:
         raise SkeletonDataError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
                                 f"supported: {', '.join(FORMATS)}")
     if suffix == ".txt":
-        return "msr" if path.stem.endswith("_skeleton3D") else "kgbd"
+        if path.stem.endswith("_skeleton3D"):
+            return "msr"
+        return "kard" if path.stem.endswith("_realworld") else "kgbd"
     return suffix.lstrip(".")
 
 
@@ -52,7 +58,7 @@ def read_file(path: str | Path) -> list[SkeletonSequence]:
     if fmt == "skeleton":
         return read_ntu_bodies(path)
     reader = {"npz": read_npz, "csv": read_csv, "json": read_nwucla, "msr": read_msr,
-              "kgbd": read_kgbd}[fmt]
+              "kgbd": read_kgbd, "kard": read_kard, "mat": read_utd_mhad}[fmt]
     return [reader(path)]
 
 
@@ -65,13 +71,15 @@ def open_dataset(root: str | Path) -> Dataset:
         if cls.detect(root):
             return cls(root)
     raise SkeletonDataError(f"{root}: no supported dataset here (KGBD Data/PersonNNN/*.txt, "
-                            f"NW-UCLA *.json, MSR Action3D *_skeleton3D.txt, NTU *.skeleton, "
+                            f"NW-UCLA *.json, MSR Action3D *_skeleton3D.txt, UTD-MHAD "
+                            f"*_skeleton.mat, KARD *_realworld.txt, NTU *.skeleton, "
                             f"or generic .npz/.csv files)")
 
 
 __all__ = [
-    "DATASETS", "FORMATS", "Dataset", "FolderDataset", "Item", "KGBDDataset", "MSRDataset",
-    "NTUDataset", "NWUCLADataset", "SkeletonDataError", "SkeletonSequence", "file_format",
-    "open_dataset", "read_csv", "read_file", "read_kgbd", "read_msr", "read_npz", "read_ntu",
-    "read_ntu_bodies", "read_nwucla", "write_csv", "write_npz",
+    "DATASETS", "FORMATS", "Dataset", "FolderDataset", "Item", "KARDDataset", "KGBDDataset",
+    "MSRDataset", "NTUDataset", "NWUCLADataset", "SkeletonDataError", "SkeletonSequence",
+    "UTDMHADDataset", "file_format", "open_dataset", "read_csv", "read_file", "read_kard",
+    "read_kgbd", "read_msr", "read_npz", "read_ntu", "read_ntu_bodies", "read_nwucla",
+    "read_utd_mhad", "write_csv", "write_npz",
 ]

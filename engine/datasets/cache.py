@@ -18,7 +18,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 # archive name -> the folder it unpacks to
-ARCHIVES = {"kgbd": "kgbd.tar.xz", "nwucla": "nwucla.tar.xz", "msr_action3d": "msr_action3d.tar.xz"}
+ARCHIVES = {"kgbd": "kgbd.tar.xz", "nwucla": "nwucla.tar.xz", "msr_action3d": "msr_action3d.tar.xz",
+            "utd_mhad": "utd_mhad.tar.xz", "kard": "kard.tar.xz"}
 
 
 def shared_data_dir() -> Path:
