@@ -9,7 +9,8 @@ from tqdm import tqdm
 
 from engine.datasets import Dataset, open_dataset
 from engine.datasets.cache import extract
-from engine.models.sge_la import prepare_windows
+from engine.missing import SENSOR_JOINTS, fill_missing
+from engine.models.sge_la import INPUT_JOINTS, prepare_windows
 
 
 @dataclass
@@ -132,3 +133,30 @@ def consecutive_batches(walks: Walks, size: int, rng: np.random.Generator):
         idx = by_person[people[rng.choice(len(people), p=weights / weights.sum())]]
         start = rng.integers(0, max(1, len(idx) - size + 1))
         yield idx[start:start + size]
+
+
+# What `drop_sensor_joints` removes: the model joints that other sensors lack, and limbs' ends
+# lost at random (each with p 0.3), or one joint lost in a random run of frames (tracking loss).
+DROP_PROFILES = ("export18", "openni15", "distal", "frames")
+_DISTAL = tuple(f"{j}{s}" for j in ("Wrist", "Hand", "Ankle", "Foot") for s in ("Left", "Right"))
+
+
+def drop_sensor_joints(windows: np.ndarray, rng: np.random.Generator, p: float) -> np.ndarray:
+    """Model windows ``[N, f, 20, 3]`` where each window, with probability ``p``, loses the
+    joints of a random `DROP_PROFILES` entry, filled as at inference (`fill_missing`); the
+    others are returned unchanged. Training with it teaches the encoder the windows of sensors
+    with fewer joints (the reconstruction target stays the full window)."""
+    out = windows.copy()
+    n, f, j, _ = windows.shape
+    for i in np.flatnonzero(rng.random(n) < p):
+        conf = np.ones((f, j), np.float32)
+        profile = DROP_PROFILES[rng.integers(len(DROP_PROFILES))]
+        if profile in SENSOR_JOINTS:
+            conf[:, [k for k, name in enumerate(INPUT_JOINTS) if name not in SENSOR_JOINTS[profile]]] = 0
+        elif profile == "distal":
+            conf[:, [INPUT_JOINTS.index(d) for d in _DISTAL if rng.random() < 0.3]] = 0
+        else:
+            start = rng.integers(f)
+            conf[start:start + rng.integers(1, f + 1), rng.integers(j)] = 0
+        out[i] = fill_missing(windows[i], conf, INPUT_JOINTS)[0]
+    return out

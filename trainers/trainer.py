@@ -20,7 +20,7 @@ from tqdm import tqdm
 from engine import checkpoint
 from engine.models.sge_la import INPUT_JOINTS
 from trainers.config import TrainConfig
-from trainers.gait_data import (Walks, consecutive_batches, holdout_split, load_walks, people_split,
+from trainers.gait_data import (Walks, consecutive_batches, drop_sensor_joints, holdout_split, load_walks, people_split,
                                 validation_split, walk_dataset)
 
 
@@ -81,18 +81,21 @@ class Trainer:
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
 
     def _init_from(self, path: str) -> None:
-        """Load a checkpoint's weights (safetensors) before training: fine-tuning."""
+        """Load a checkpoint's weights (safetensors) before training: fine-tuning. An exported
+        checkpoint's whitening is left out (it is refitted on the new encodings)."""
         base = Path(path).with_suffix("")
-        state = {k: v.float() for k, v in load_file(str(base.with_suffix(".safetensors"))).items()}
+        state = {k: v.float() for k, v in load_file(str(base.with_suffix(".safetensors"))).items()
+                 if not k.startswith("whiten.")}
         missing, unexpected = self.method.load_state_dict(state, strict=False)
         if unexpected or any(k.startswith("model.") for k in missing):
             raise ValueError(f"init={path}: its weights do not fit this {self.name} config "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
-    def _losses(self, windows: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    def _losses(self, windows: torch.Tensor, gen: torch.Generator, target: torch.Tensor | None = None
+                ) -> dict[str, torch.Tensor]:
         amp = self.cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-            return self.net(windows, gen)  # through DDP when distributed, so gradients are all-reduced
+            return self.net(windows, gen, target)  # through DDP when distributed, so gradients are all-reduced
 
     def _batches(self, walks: Walks, seed: int, shard: bool = True) -> list[np.ndarray]:
         """This rank's share of an epoch's batches: every rank gets the same number, so DDP's
@@ -169,13 +172,17 @@ class Trainer:
         while self.epoch < cfg.epochs and self.stale < cfg.patience:
             gen = torch.Generator().manual_seed(cfg.seed * 100003 + self.epoch)
             batches = self._batches(fit, seed=cfg.seed * 7 + self.epoch)
+            drop_rng = np.random.default_rng([cfg.seed, self.epoch, self.rank])
             sums: dict[str, float] = {}
             bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=None if self.main else True,
                        leave=False)
             t0 = time.time()
             for idx in bar:
-                w = torch.from_numpy(fit.windows[idx]).to(self.device, non_blocking=True)
-                terms = self._losses(w, gen)
+                clean = fit.windows[idx]
+                w = torch.from_numpy(drop_sensor_joints(clean, drop_rng, cfg.joint_dropout) if cfg.joint_dropout
+                                     else clean).to(self.device, non_blocking=True)
+                target = torch.from_numpy(clean).to(self.device) if cfg.joint_dropout else None
+                terms = self._losses(w, gen, target)
                 loss = sum(terms.values())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

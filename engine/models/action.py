@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.missing import fill_missing
 from engine.skeleton import INDEX, KINECT_V1, PARENT, center, face_forward, upright
 
 SKELETON_JOINTS: tuple[str, ...] = KINECT_V1.joints
@@ -37,7 +38,10 @@ def action_view(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.
     the mean facing direction turned to -z (one rotation per sequence, so turns within it stay),
     then the 20 shared joints. Removing the camera's viewpoint this way is what makes cross-view
     protocols (NW-UCLA view 3) work: on flattened coordinates alone it lifts 1-NN accuracy from
-    61 % to 77 % (docs/RESULTS.md)."""
+    61 % to 77 % (docs/RESULTS.md). Missing joints (``confidence`` 0) are filled from given ones
+    first (`engine.missing.fill_missing`); their stored coordinates are never read."""
+    if confidence is not None:
+        joints, _ = fill_missing(joints, confidence)
     x = face_forward(upright(center(joints, per_frame=False), confidence))
     return np.ascontiguousarray(x[:, PICK], dtype=np.float32)
 
@@ -71,7 +75,8 @@ def action_input(joints: np.ndarray, confidence: np.ndarray, frames: int) -> np.
     """A clip of canonical ``joints [T, 25, 3]`` as the encoders take it: resampled over its
     whole length to ``frames`` frames, then `action_view` (the engine's live windows come
     resampled already, and take the view the same way)."""
-    return action_view(resample_frames(joints, frames), resample_frames(confidence, frames))
+    joints, _ = fill_missing(joints, confidence)  # before resampling blends frames
+    return action_view(resample_frames(joints, frames))
 
 
 MOTION_SCALE = 10.0  # frame-to-frame motion (~0.03 m at 32 frames a clip) to the positions' scale

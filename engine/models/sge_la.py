@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.missing import fill_missing
 from engine.skeleton import (INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
                              upright as make_upright)
 
@@ -190,7 +191,9 @@ def prepare_last_windows(joints: np.ndarray, confidence: np.ndarray, length: int
                          common_joints: bool = False) -> np.ndarray:
     """The last model window of each of K canonical contexts, batched: ``joints [K, n, 25, 3]``
     (n a multiple of ``length``), confidence [K, n, 25] -> [K, f, 20, 3]. Equal to
-    ``prepare_windows(context, ...)[-1]`` for each context, without a loop over K."""
+    ``prepare_windows(context, ...)[-1]`` for each context, without a loop over K. Missing
+    joints are filled from given ones (`engine.missing.fill_missing`), never read."""
+    joints, _ = fill_missing(joints, confidence)
     if common_joints:
         joints = common_spine(joints)
     if upright:
@@ -227,9 +230,11 @@ def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: 
     ``upright`` first levels the whole sequence (`engine.skeleton.upright`: the mean torso axis
     becomes +y), which removes the sensor's tilt and roll. ``common_joints`` replaces the spine
     joints by ones every sensor can make (`engine.skeleton.common_spine`), so that Kinect and
-    MediaPipe skeletons agree.
+    MediaPipe skeletons agree. Joints the sensor did not give (confidence 0) are filled from
+    the ones it did (`engine.missing.fill_missing`); their stored coordinates are never read.
     """
     joints, conf, _ = to_canonical(joints, confidence, layout)
+    joints, _ = fill_missing(joints, conf)
     if common_joints:
         joints = common_spine(joints)
     if upright:

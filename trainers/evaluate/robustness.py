@@ -13,7 +13,10 @@ Conditions (each applied to every probe walk):
 - ``noise1cm``: independent Gaussian noise of 1 cm on every joint coordinate;
 - ``mediapipe_joints``: the spine joints made as the MediaPipe layout makes them (SpineBase the
   mean of the hips, SpineShoulder of the shoulders, SpineMid of both), since MediaPipe has no
-  spine landmarks.
+  spine landmarks;
+- ``joints_kinect_v1`` / ``joints_export18`` / ``joints_openni15``: only the joints that sensor
+  gives (`engine.missing.SENSOR_JOINTS`); the others are missing (confidence 0, coordinates 0 as
+  a reader stores them) and filled by `engine.missing.fill_missing` like any missing joint.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 
 from engine.checkpoint import load_gait
 from engine.embed import window_features
+from engine.missing import SENSOR_JOINTS, reduce_joints
 from engine.sequence import SkeletonSequence
 from engine.models.sge_la import window_options
 from engine.skeleton import KINECT_V2, common_spine, to_canonical
@@ -62,6 +66,15 @@ def _mediapipe_joints(seq: SkeletonSequence, _item) -> SkeletonSequence:
     return SkeletonSequence(common_spine(joints), conf, seq.timestamps, KINECT_V2, seq.fps, seq.meta)
 
 
+def _joint_set(sensor: str):
+    def apply(seq: SkeletonSequence, _item) -> SkeletonSequence:
+        joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        conf = reduce_joints(conf, SENSOR_JOINTS[sensor])
+        return SkeletonSequence(np.where(conf[..., None] > 0, joints, 0.0).astype(np.float32), conf,
+                                seq.timestamps, KINECT_V2, seq.fps, seq.meta)
+    return apply
+
+
 CONDITIONS = {
     "reference": None,
     "yaw90": _rotate("y", 90),
@@ -71,6 +84,7 @@ CONDITIONS = {
     "roll10": _rotate("z", 10),
     "noise1cm": _noise(0.01),
     "mediapipe_joints": _mediapipe_joints,
+    **{f"joints_{s}": _joint_set(s) for s in ("kinect_v1", "export18", "openni15")},
 }
 
 

@@ -69,8 +69,10 @@ class SGELAMethod(nn.Module):
         self.model = SGELA(cfg.model_config())
         self.projection = GroupedMLP(3, cfg.length * cfg.hidden, cfg.hidden) if cfg.lcl else None
 
-    def pretext(self, windows: torch.Tensor, generator: torch.Generator | None = None):
-        """(input, target, teacher) of the pretext task for consecutive windows [n, f, J, 3].
+    def pretext(self, windows: torch.Tensor, generator: torch.Generator | None = None,
+                clean: torch.Tensor | None = None):
+        """(input, target, teacher) of the pretext task for consecutive windows [n, f, J, 3];
+        ``clean`` (same shape) is what to reconstruct when the input lost joints (default: the input).
 
         rev_rec: input S, target S reversed, teacher forcing with the targets; prediction:
         target the next window (the last one predicts itself, as the authors' code);
@@ -78,21 +80,25 @@ class SGELAMethod(nn.Module):
         decoder's own outputs.
         """
         x = to_axes(windows)  # [3, n, f, J]
+        y = x if clean is None else to_axes(clean)
         if self.cfg.pretext == "rev_rec":
-            return x, x.flip(2), x.flip(2)
+            return x, y.flip(2), y.flip(2)
         if self.cfg.pretext == "prediction":
-            return x, torch.cat([x[:, 1:], x[:, -1:]], 1), None
+            return x, torch.cat([y[:, 1:], y[:, -1:]], 1), None
         perm = torch.stack([torch.randperm(x.shape[2], generator=generator) for _ in range(x.shape[1])])
         shuffled = torch.gather(x, 2, perm.to(x.device)[None, :, :, None].expand_as(x))
-        return shuffled, x, None
+        return shuffled, y, None
 
-    def forward(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        return self.losses(windows, generator)
+    def forward(self, windows: torch.Tensor, generator: torch.Generator | None = None,
+                clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return self.losses(windows, generator, clean)
 
-    def losses(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Named, weighted loss terms for one batch of consecutive windows [n, f, J, 3]."""
+    def losses(self, windows: torch.Tensor, generator: torch.Generator | None = None,
+               clean: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Named, weighted loss terms for one batch of consecutive windows [n, f, J, 3]
+        (``clean``: the full windows when the input lost joints; the reconstruction target)."""
         cfg = self.cfg
-        inp, target, teacher = self.pretext(windows, generator)
+        inp, target, teacher = self.pretext(windows, generator, clean)
         out = self.model(inp, aux=teacher)
         terms = {"rec": cfg.lambda_s * 0.5 * ((out["output"] - target) ** 2).sum()}
         if cfg.attention == "las":

@@ -1,0 +1,135 @@
+"""Missing joints: how a model sees a joint the sensor did not give.
+
+A joint with confidence 0 has no coordinates worth anything: a reader stores 0 there (the
+sensor's origin, metres away once the skeleton is centred), a live sensor may send anything.
+Models never read those values. Before a model sees a window, `fill_missing` replaces every
+missing joint by an explicit stand-in computed from joints the sensor did give, and says which
+ones it filled:
+
+1. in time: a joint lost in some frames and seen in others is interpolated linearly between the
+   frames that have it (held at the ends);
+2. in the body: a joint the sensor never gives takes the place of its nearest given neighbour
+   on the kinematic chain (`STAND_INS`: a hand its wrist, a wrist its hand, an ankle its foot, a
+   spine joint the mean of hips and shoulders, ...), the way a sensor with fewer joints sees the
+   body;
+3. anything still without coordinates (a frame with no joints at all, a limb with no joint
+   given) sits at the root of the frame (zero displacement), never at the origin.
+
+Guarantee (tested): the stored coordinates of a missing joint cannot change the result. The gait
+models are trained with the joint sets of other sensors removed and filled this way
+(`reduce_joints`, trainers' ``joint_dropout``), so a filled window is one they know.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from engine.skeleton import CANONICAL, INDEX, PARENT
+
+# For each canonical joint, the joints whose mean stands in for it when the sensor never gives it,
+# in order of preference (the first option whose joints are all given is used).
+STAND_INS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "SpineBase": (("HipLeft", "HipRight"), ("SpineMid",)),
+    "SpineShoulder": (("ShoulderLeft", "ShoulderRight"), ("Neck",)),
+    "SpineMid": (("SpineBase", "SpineShoulder"), ("HipLeft", "HipRight", "ShoulderLeft", "ShoulderRight")),
+    "Neck": (("SpineShoulder",), ("ShoulderLeft", "ShoulderRight"), ("Head",)),
+    "Head": (("Neck",), ("SpineShoulder",)),
+    **{f"{j}{s}": o for s in ("Left", "Right") for j, o in {
+        "Shoulder": (("SpineShoulder",), ("Neck",)),
+        "Elbow": ((f"Shoulder{s}", f"Wrist{s}"), (f"Shoulder{s}", f"Hand{s}"), (f"Shoulder{s}",)),
+        "Wrist": ((f"Hand{s}",), (f"Elbow{s}",)),
+        "Hand": ((f"Wrist{s}",), (f"HandTip{s}",), (f"Elbow{s}",)),
+        "HandTip": ((f"Hand{s}",), (f"Wrist{s}",)),
+        "Thumb": ((f"Hand{s}",), (f"Wrist{s}",)),
+        "Hip": (("SpineBase",),),
+        "Knee": ((f"Hip{s}", f"Ankle{s}"), (f"Hip{s}", f"Foot{s}"), (f"Hip{s}",)),
+        "Ankle": ((f"Foot{s}",), (f"Knee{s}",)),
+        "Foot": ((f"Ankle{s}",), (f"Knee{s}",)),
+    }.items()},
+}
+
+
+@lru_cache(maxsize=256)
+def _resolve(names: tuple[str, ...], given: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """For each joint of ``names`` not in ``given``, the given joints standing in for it (filling
+    in order, so a filled joint can stand in for the next); () when none can."""
+    have = set(given)
+    plan: dict[str, tuple[str, ...]] = {}
+    pending = [n for n in names if n not in given]
+    for _ in range(len(pending) + 1):  # chains (Head <- Neck <- SpineShoulder) resolve in a few passes
+        for n in list(pending):
+            for option in STAND_INS.get(n, ()):
+                if all(o in have for o in option):
+                    plan[n] = option
+                    have.add(n)
+                    pending.remove(n)
+                    break
+    for n in pending:  # nothing to stand in: the nearest given ancestor, else the root
+        p = INDEX[n]
+        while CANONICAL[p] not in have and PARENT[p] != p:
+            p = int(PARENT[p])
+        plan[n] = (CANONICAL[p],) if CANONICAL[p] in have and CANONICAL[p] != n else ()
+    return plan
+
+
+def _interpolate_time(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``x [T, 3]`` with frames ``ok [T]`` given: the others linearly interpolated (held at ends)."""
+    t = np.arange(len(x))
+    return np.stack([np.interp(t, t[ok], x[ok, c]) for c in range(3)], -1)
+
+
+def fill_missing(joints: np.ndarray, confidence: np.ndarray, names: tuple[str, ...] = CANONICAL
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Missing joints of ``joints [..., T, J, 3]`` (``confidence [..., T, J]`` 0) replaced by
+    stand-ins from given joints (see the module doc); leading dimensions are independent
+    sequences. ``names`` are the J joints' canonical names. Returns ``(joints, filled
+    [..., T, J] bool)``; given joints are returned unchanged, bit for bit."""
+    joints = np.asarray(joints)
+    ok = np.asarray(confidence) > 0
+    filled = ~ok
+    if ok.all():
+        return joints, filled
+    out = joints.astype(np.float32, copy=True)
+    lead = out.shape[:-3]
+    flat, okf = out.reshape(-1, *out.shape[-3:]), ok.reshape(-1, *ok.shape[-2:])
+    col = {n: i for i, n in enumerate(names)}
+    for s in range(len(flat)):
+        x, o = flat[s], okf[s]
+        if o.all():
+            continue
+        seen = o.any(0)  # [J]: given in some frame
+        for j in np.flatnonzero(seen & ~o.all(0)):
+            x[:, j] = _interpolate_time(x[:, j], o[:, j])
+        given = frozenset(names[j] for j in np.flatnonzero(seen))
+        for n, option in _resolve(names, given).items():
+            src = [col[m] for m in option if m in col]
+            if src:
+                x[:, col[n]] = x[:, src].mean(1)
+            else:  # nothing on the body to take: the frame's root (or the mean of what it has)
+                root = [col[m] for m in ("SpineBase", "HipLeft", "HipRight") if m in col and m in given]
+                x[:, col[n]] = x[:, root].mean(1) if root else x[:, list(np.flatnonzero(seen))].mean(1) if seen.any() else 0.0
+    return flat.reshape(*lead, *out.shape[-3:]), filled
+
+
+# Joint sets of sensors other than Kinect v2, as canonical names each gives (for training with
+# their joints removed and for `skelstream eval transfer`'s reduced probes).
+SENSOR_JOINTS: dict[str, tuple[str, ...]] = {
+    "kinect_v2": CANONICAL,
+    "kinect_v1": tuple(n for n in CANONICAL if n not in ("Neck", "HandTipLeft", "ThumbLeft", "HandTipRight", "ThumbRight")),
+    # a Kinect v2 export of 18 joints: no hands, hand tips, thumbs, no SpineShoulder
+    "export18": tuple(n for n in CANONICAL if not n.startswith(("Hand", "Thumb")) and n != "SpineShoulder"),
+    # OpenNI / NiTE (KARD; its neck is the shoulders' midpoint): head, neck, shoulders, elbows, hands (at the wrists), torso, hips,
+    # knees, feet (at the ankles)
+    "openni15": ("Head", "SpineShoulder", "ShoulderLeft", "ElbowLeft", "WristLeft", "ShoulderRight", "ElbowRight",
+                 "WristRight", "SpineMid", "HipLeft", "KneeLeft", "AnkleLeft", "HipRight", "KneeRight",
+                 "AnkleRight"),
+}
+
+
+def reduce_joints(confidence: np.ndarray, keep: tuple[str, ...], names: tuple[str, ...] = CANONICAL) -> np.ndarray:
+    """``confidence [..., J]`` with every joint not in ``keep`` set to 0 (missing)."""
+    out = np.array(confidence, np.float32, copy=True)
+    out[..., [j for j, n in enumerate(names) if n not in keep]] = 0.0
+    return out
