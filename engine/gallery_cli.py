@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def cmd_enroll(args) -> None:
 def cmd_identify(args) -> None:
     from engine.embed import gait_embedding
     from engine.gallery import Gallery
-    from engine.identity import identify, threshold_of
+    from engine.identity import cohort_of, identify, open_set_threshold, threshold_of
     model, meta = _encoder(args)
     if args.threshold is None:
         threshold_of(meta)  # fails early, naming the fix, when the checkpoint has none
@@ -52,17 +53,23 @@ def cmd_identify(args) -> None:
     if stale:
         print(f"warning: {len(stale)} enrollment(s) belong to another checkpoint and are not used; run "
               f"`skelstream gallery reencode --gallery {args.gallery}`")
+    cohort, people = cohort_of(meta, names, emb), len(set(names))
+    if cohort is not None and cohort.source != "gallery" and args.threshold is None:
+        print(f"note: {people} people enrolled ({cohort.pairs} pairs): the open-set threshold leans on the "
+              "training data's statistics until the gallery holds more people", file=sys.stderr)
     results = []
     for path in args.inputs:
         tracks = []
         for _, seq in _sequences([path]):
             e, windows = gait_embedding(model, meta, seq)
             seconds = float(seq.timestamps[-1] - seq.timestamps[0])
-            threshold = args.threshold if args.threshold is not None else threshold_of(meta, seconds, len(set(names)))
+            threshold = (args.threshold if args.threshold is not None
+                         else open_set_threshold(meta, seconds, people, cohort))
             m = identify(e, names, emb, threshold, args.top)
             tracks.append((len(windows), seq.meta.get("track"), m, threshold))
         _, _, best, threshold = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file
-        row = {"file": path, **best.to_dict(), "threshold": round(threshold, 4)}
+        row = {"file": path, **best.to_dict(), "threshold": round(threshold, 4),
+               "cohort": cohort.to_dict() if cohort is not None and args.threshold is None else None}
         if len(tracks) > 1:
             row["tracks"] = [{"track": tr, **m.to_dict(), "threshold": round(t, 4)} for _, tr, m, t in tracks]
         results.append(row)
@@ -126,8 +133,11 @@ def register(sub) -> None:
 
     s = sub.add_parser("identify", help="who walks in these files (open set)",
                        description="For each FILE: the enrolled person whose enrollments best match its gait "
-                       "(cosine), or 'unknown' when the best score is under the checkpoint's calibrated "
-                       "threshold. --json prints a list of {file, decision, score, top: [{name, score}]}.")
+                       "(cosine), or 'unknown' when the best score is under the open-set threshold. The "
+                       "threshold is set against the gallery in use (its people's cross-person scores, with "
+                       "the checkpoint's calibration; engine/identity.py), so it holds on a sensor nobody "
+                       "calibrated. --json prints a list of {file, decision, score, threshold, cohort, top: "
+                       "[{name, score}]}.")
     s.add_argument("inputs", nargs="+", metavar="FILE")
     s.add_argument("--json", action="store_true")
     s.add_argument("--threshold", type=float, help="override the checkpoint's threshold")

@@ -2,14 +2,27 @@
 
 A person's score is their best enrollment's cosine similarity to the query (embeddings are
 L2-normalised). The decision is the best person's name when that score clears the threshold,
-else "unknown". The threshold comes from the checkpoint (``identity.threshold``, calibrated by
-``skelstream eval calibrate`` on held-out training walks for a stated false-accept rate) unless
-one is given.
+else "unknown".
+
+A threshold in raw cosine units does not survive a new sensor, room or population: every score
+shifts (people all look alike through a sensor with fewer joints). So the threshold is set
+against the gallery in use (`open_set_threshold`): its enrolled people are the impostor cohort
+of the place, sensor and population the system runs in. Their cross-person scores (each pair of
+people: their most alike enrollments) give a mean and spread (`gallery_cohort`); the checkpoint
+stores, calibrated on its training data only (``skelstream eval calibrate``), where a stranger's
+score to one person lies in those units (the upper tail of ``(impostor - mean) / spread`` per
+query length), and the threshold is ``mean + spread * z`` with z the tail quantile that keeps
+the false-accept rate for a gallery of P people. While the gallery has few pairs of people, its
+mean and spread are shrunk towards the training data's (`PRIOR_PAIRS` pseudo pairs); with one
+person enrolled they are the training data's alone (``Cohort.source``: "training", shown by the
+engine and the app). A checkpoint without this calibration uses its raw threshold
+(`threshold_of`), and ``--threshold`` overrides both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
@@ -69,3 +82,75 @@ def threshold_of(meta: dict, seconds: float | None = None, people: int | None = 
     p = 1 - (1 - float(ident["far"])) ** (1 / max(people, 1))
     logp, score = np.log(tail["p"])[::-1], np.asarray(tail["score"])[::-1]  # increasing log p
     return float(np.interp(np.log(p), logp, score))
+
+
+PRIOR_PAIRS = 3  # the training data's cohort counts as this many pairs of people
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Cross-person scores of a gallery: mean, spread, the pairs of people they come from, and
+    where they come from ("gallery", "gallery+training" while few pairs, "training")."""
+
+    mean: float
+    std: float
+    pairs: int
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"mean": round(self.mean, 4), "std": round(self.std, 4), "pairs": self.pairs, "source": self.source}
+
+
+def cross_person_scores(names: list[str], embeddings: np.ndarray) -> np.ndarray:
+    """For each pair of distinct people, the similarity of their most alike enrollments, [P(P-1)/2]."""
+    people = sorted(set(names))
+    if len(people) < 2:
+        return np.zeros(0)
+    idx = np.asarray([people.index(n) for n in names])
+    sims = embeddings @ embeddings.T
+    best = np.full((len(people), len(people)), -np.inf)
+    np.maximum.at(best, (idx[:, None].repeat(len(idx), 1), idx[None, :].repeat(len(idx), 0)), sims)
+    return best[np.triu_indices(len(people), 1)]
+
+
+def gallery_cohort(names: list[str], embeddings: np.ndarray, prior: dict | None = None,
+                   prior_pairs: int = PRIOR_PAIRS) -> Cohort | None:
+    """The cohort statistics of a gallery, shrunk towards ``prior`` ({mean, std}, the training
+    data's) by ``prior_pairs`` pseudo pairs (mean and variance each a weighted mean of the
+    gallery's and the prior's); None without pairs and without a prior."""
+    c = cross_person_scores(names, embeddings)
+    n = len(c)
+    if prior is None:
+        return Cohort(float(c.mean()), float(max(c.std(), 1e-6)), n, "gallery") if n >= 2 else None
+    k = prior_pairs
+    mean = (c.sum() + k * prior["mean"]) / (n + k)
+    var = (((c - c.mean()) ** 2).sum() if n else 0.0) + k * prior["std"] ** 2
+    var /= n + k
+    source = "training" if n == 0 else "gallery+training" if n < 4 * k else "gallery"
+    return Cohort(float(mean), float(max(np.sqrt(var), 1e-6)), n, source)
+
+
+def cohort_of(meta: dict, names: list[str], embeddings: np.ndarray) -> Cohort | None:
+    """The gallery's cohort with the checkpoint's training prior; None when the checkpoint was
+    calibrated before gallery normalisation (its raw thresholds apply)."""
+    cal = (meta.get("identity") or {}).get("cohort")
+    return gallery_cohort(names, embeddings, cal["prior"]) if cal else None
+
+
+def open_set_threshold(meta: dict, seconds: float | None, people: int, cohort: Cohort | None) -> float:
+    """The threshold for a query of ``seconds`` of walking against a gallery of ``people``
+    people with this ``cohort`` (`cohort_of`); see the module doc. Without a cohort, the
+    checkpoint's raw threshold (`threshold_of`)."""
+    if cohort is None:
+        return threshold_of(meta, seconds, people)
+    cal = meta["identity"]["cohort"]
+    rows = sorted(cal["by_seconds"], key=lambda r: r["seconds"])
+    fitting = [r for r in rows if seconds is not None and r["seconds"] <= seconds]
+    tail = (fitting[-1] if fitting else rows[0])["impostor_z_tail"]
+    p = 1 - (1 - float(cal["far"])) ** (1 / max(people, 1))
+    logp, z = np.log(tail["p"])[::-1], np.asarray(tail["z"])[::-1]  # increasing log p
+    if p >= tail["p"][-1]:
+        zq = float(np.interp(np.log(p), logp, z))
+    else:  # beyond the stored tail (huge galleries): extend it as a normal tail would
+        zq = float(z[0] + NormalDist().inv_cdf(1 - p) - NormalDist().inv_cdf(1 - tail["p"][-1]))
+    return cohort.mean + cohort.std * zq

@@ -39,7 +39,7 @@ from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
 from engine.checkpoint import DEFAULT_PROTOTYPES, load_action, load_gait, load_prototypes
 from engine.embed import unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
-from engine.identity import UNKNOWN, identify, threshold_of
+from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
 from engine.models.action import action_view
 from engine.models.sge_la import prepare_last_windows, window_options
 from engine.sequence import SkeletonSequence
@@ -136,6 +136,7 @@ class Engine:
     def _reload_gallery(self) -> None:
         self.names, self.embeddings = self.gallery.embeddings(self.meta["fingerprint"])
         self.people = len(set(self.names))
+        self.cohort = cohort_of(self.meta, self.names, self.embeddings)
 
     def close(self) -> None:
         self.sub.close()
@@ -253,7 +254,7 @@ class Engine:
 
     def _decide(self, tr: _Track, seconds: float):
         threshold = (self.cfg.threshold if self.cfg.threshold is not None
-                     else threshold_of(self.meta, seconds, self.people))
+                     else open_set_threshold(self.meta, seconds, self.people, self.cohort))
         match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top)
         if match.decision == tr.candidate:
             tr.streak += 1
@@ -333,7 +334,8 @@ class Engine:
                 "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
                 "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
                 "windows": self.counts["windows"], "enrolling": len(self.enrolling),
-                "people": self.people, "latency_ms_p50": float(np.percentile(lat, 50)),
+                "people": self.people, "cohort": self.cohort.to_dict() if self.cohort else None,
+                "latency_ms_p50": float(np.percentile(lat, 50)),
                 "latency_ms_p99": float(np.percentile(lat, 99)),
                 "batch_mean": float(np.mean(self.batches)) if self.batches else 0.0,
                 "results_dropped": self.counts["results_dropped"]}

@@ -18,6 +18,13 @@ impostor scores is stored too: `engine.identity.threshold_of` turns it into the 
 keeps the same FAR for the gallery in use; ``gallery_check`` tests that model out of sample
 (tail fitted on half the query people, FAR measured on the other half against random galleries
 of 5 to 50 people). ``--write`` stores it in the checkpoint's JSON as ``identity``.
+
+Gallery-normalised decisions (`engine.identity.open_set_threshold`, what the engine, ``identify``
+and the app use) need ``identity.cohort``: the cross-person scores of this gallery (mean and
+spread, also the prior for small galleries elsewhere) and, per query length, the upper tail of
+the per-person impostor scores in those units, ``(impostor - mean) / spread``. Its false-accept
+rate is ``--cohort-far`` (default 5 %: the rate a user's open set is built for; chosen before
+any transfer figure was measured, and with room for the shift a new sensor brings).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.checkpoint import load_gait, read_meta
+from engine.identity import gallery_cohort
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode, walk_means
@@ -86,7 +94,7 @@ def gallery_far(per_person: np.ndarray, q_person: np.ndarray, people: np.ndarray
 
 
 def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (2.0, 3.0, 5.0, 10.0),
-              data_root: str = "", device: str = "cpu") -> tuple[dict, dict]:
+              data_root: str = "", device: str = "cpu", cohort_far: float = 0.05) -> tuple[dict, dict]:
     """(the ``identity`` block, the genuine and impostor scores of each query length).
 
     One threshold per query length in ``seconds`` (the longer a track has walked, the surer
@@ -104,7 +112,8 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
     g_emb = walk_means(window_features(model, encode(model, gal.windows)["sequence"]), gal.walk, len(fit_ids))
     g_person = np.asarray(gal.walk_person)
     q_feat = window_features(model, encode(model, qry.windows)["sequence"])
-    rows, scores = [], {}
+    cohort = gallery_cohort(list(g_person), g_emb)
+    rows, scores, z_rows = [], {}, []
     for sec in sorted(seconds):
         size = max(1, round(sec * float(meta["input"].get("fps", 30.0)) / length))
         q_emb, q_walk = segment_means(q_feat, qry.walk, size)
@@ -123,6 +132,9 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
         people = np.unique(g_person)
         per_person = np.stack([np.where(g_person[None, :] == p, sims, -np.inf).max(1) for p in people], 1)
         other = per_person[q_person[:, None] != people[None, :]]
+        z = (other - cohort.mean) / cohort.std
+        z_rows.append({"seconds": sec, "impostor_z_tail": {
+            "p": TAIL_P.tolist(), "z": [round(float(v), 4) for v in np.quantile(z, 1 - TAIL_P)], "samples": int(z.size)}})
         rows.append({"seconds": sec, "threshold": round(threshold, 5), "tar": round(float(accepted.mean()), 4),
                      "impostor_tail": {"p": TAIL_P.tolist(),
                                        "score": [round(float(v), 5) for v in np.quantile(other, 1 - TAIL_P)],
@@ -137,6 +149,8 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
         "by_seconds": rows, "query_walks": len(val_ids), "gallery_walks": len(fit_ids), "people": len(set(g_person)),
         "data": f"{train['dataset']} {train['protocol']} split {seed}: validation walks of the training data "
                 "(queries) against the fitted training walks (gallery); no test walk",
+        "cohort": {"far": cohort_far, "prior": {"mean": round(cohort.mean, 5), "std": round(cohort.std, 5),
+                                                "pairs": cohort.pairs}, "by_seconds": z_rows},
     }
     return block, scores
 
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="gait checkpoint without suffix")
     p.add_argument("--far", type=float, default=0.01, help="false-accept rate to calibrate for (default 0.01)")
+    p.add_argument("--cohort-far", type=float, default=0.05,
+                   help="false-accept rate of the gallery-normalised decisions (default 0.05)")
     p.add_argument("--seconds", type=float, nargs="+", default=[2.0, 3.0, 5.0, 10.0],
                    help="query lengths to calibrate, one threshold each (default 2 3 5 10 s)")
     p.add_argument("--data-root", default="")
@@ -174,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--write", action="store_true", help="store the result in the checkpoint's JSON")
     p.add_argument("-o", "--out", help="folder for calibration.json and scores.png")
     args = p.parse_args(argv)
-    block, scores = calibrate(args.checkpoint, args.far, args.seconds, args.data_root, args.device)
+    block, scores = calibrate(args.checkpoint, args.far, args.seconds, args.data_root, args.device, args.cohort_far)
     print(json.dumps(block, indent=2))
     print(f"gallery-size check (target FAR {args.far:g}; tail fitted on half the query people, measured "
           "on the other half as strangers to random galleries):")
