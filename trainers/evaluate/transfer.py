@@ -1,0 +1,301 @@
+"""Gait models where they never trained: other sensors, other views, fewer joints.
+
+``skelstream eval transfer CHECKPOINT...`` runs three protocols on a gait checkpoint pretrained on
+KGBD (Kinect v1, 20 joints, one room), each beside nearest neighbour on median bone lengths
+computed in the same run (a learned model that loses to it is a bug):
+
+- ``kard``: KARD's walks (activity 14; OpenNI, 15 joints, 10 people x 3 walks). One walk per
+  person is enrolled, the other two are probes; every rotation of which walk is enrolled.
+- ``nwucla``: NW-UCLA's "walk around" clips (a04; Kinect v1, 10 people, 3 views). Every clip of
+  one view is enrolled, the clips of the two other views are probes; every view in turn.
+- ``kgbd``: KGBD's held-out walks of the checkpoint's own split (never seen in pretraining), the
+  probes reduced to the joints other sensors give (all; Kinect v1 as recorded; the 18-joint
+  Kinect v2 export; OpenNI's 15; MediaPipe's derived spine) against the gallery of the people's
+  training walks as recorded.
+
+Closed set: Rank-1, Rank-5, mAP and the CMC of each probe against the enrolled people. Open set
+(`engine.identity.open_set_threshold`, the engine's decision): leave-people-out strangers, in
+folds of the people (one person a fold up to 10 people, else 10 folds): per fold the others are
+enrolled and the fold's people are strangers. "named" is the share of enrolled people's probes
+named right, "rejected" the share of strangers' probes left unknown (FAR = 100 - rejected). The
+gallery-normalised decision and the raw cosine threshold (`threshold_of`, calibrated on KGBD)
+side by side. Bone lengths have no open-set rule (no calibration); their open-set figures are
+left out.
+
+Bone lengths: per sequence the median length of each bone of the canonical tree whose two ends
+the sensor gives (not filled), over the frames that have both; two sequences compare by the RMS
+difference over the bones both have. Body size is identity here, so no scaling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from engine.checkpoint import load_gait
+from engine.datasets import open_dataset
+from engine.datasets.cache import extract
+from engine.embed import gait_embedding
+from engine.identity import cohort_of, open_set_threshold, threshold_of
+from engine.missing import SENSOR_JOINTS, reduce_joints
+from engine.sequence import SkeletonSequence
+from engine.skeleton import BONES, INDEX, KINECT_V2, common_spine, to_canonical
+from trainers.evaluate.metrics import cmc, mean_average_precision
+from trainers.evaluate.reid import per_person
+from trainers.gait_data import holdout_split, load_walks, walk_dataset
+
+PROTOCOLS = ("kard", "nwucla", "kgbd")
+KGBD_JOINT_SETS = ("all", "export18", "openni15", "mediapipe")
+
+
+def bone_features(seq: SkeletonSequence) -> np.ndarray:
+    """Median length of each of `BONES` over the frames giving both its ends, [len(BONES)];
+    NaN for a bone the sensor does not give (in under half the frames)."""
+    joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+    a = np.array([INDEX[p] for p, _ in BONES])
+    b = np.array([INDEX[c] for _, c in BONES])
+    length = np.linalg.norm(joints[:, b] - joints[:, a], axis=-1)
+    ok = (conf[:, a] > 0) & (conf[:, b] > 0)
+    out = np.full(len(BONES), np.nan)
+    for k in np.flatnonzero(ok.mean(0) >= 0.5):
+        out[k] = np.median(length[ok[:, k], k])
+    return out
+
+
+def bone_scores(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    """Similarity [P, G] of bone-length features: minus the RMS difference over shared bones."""
+    d = probe[:, None, :] - gallery[None, :, :]
+    shared = np.isfinite(d)
+    sq = np.where(shared, d, 0.0) ** 2
+    rms = np.sqrt(sq.sum(-1) / np.maximum(shared.sum(-1), 1))
+    return np.where(shared.any(-1), -rms, -np.inf)
+
+
+@dataclass
+class Encoded:
+    """Sequences encoded: person, group (walk or view), embedding, bone lengths, seconds walked."""
+
+    person: np.ndarray
+    group: np.ndarray
+    emb: np.ndarray
+    bones: np.ndarray
+    seconds: np.ndarray
+
+    def take(self, rows: np.ndarray) -> "Encoded":
+        return Encoded(self.person[rows], self.group[rows], self.emb[rows], self.bones[rows], self.seconds[rows])
+
+
+def encode_sequences(model, meta: dict, seqs: list[SkeletonSequence], person: list[str], group: list[str],
+                     desc: str) -> Encoded:
+    """Gait embeddings (`gait_embedding`, as enroll/identify make them) and bone lengths."""
+    emb, bones, secs = [], [], []
+    for seq in tqdm(seqs, desc=desc, disable=None, leave=False):
+        emb.append(gait_embedding(model, meta, seq)[0])
+        bones.append(bone_features(seq))
+        secs.append(len(seq) / seq.fps)
+    return Encoded(np.asarray(person), np.asarray(group), np.stack(emb), np.stack(bones), np.asarray(secs))
+
+
+def closed_set(scores: np.ndarray, p_person: np.ndarray, g_person: np.ndarray) -> dict:
+    """Rank-1/5, mAP (in %) and the CMC [C] of probe-vs-gallery-item scores [P, G]."""
+    classes = np.unique(g_person)
+    curve = cmc(per_person(scores, g_person, classes), p_person, classes)
+    return {"rank1": 100 * float(curve[0]), "rank5": 100 * float(curve[min(4, len(curve) - 1)]),
+            "map": 100 * mean_average_precision(scores, p_person, g_person), "probes": int(len(p_person)),
+            "cmc": [round(100 * float(c), 2) for c in curve]}
+
+
+def open_set(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
+    """Leave-people-out open set (see the module doc): named / rejected (in %) with the
+    gallery-normalised threshold and with the raw one, and the cohort sources seen."""
+    people = np.unique(gallery.person)
+    folds = np.array_split(np.random.default_rng(0).permutation(people), min(10, len(people)))
+    counts = {rule: {"named": 0, "enrolled": 0, "rejected": 0, "strangers": 0} for rule in ("normalised", "raw")}
+    sources: dict[str, int] = {}
+    for fold in folds:
+        enrolled = ~np.isin(gallery.person, fold)
+        g = gallery.take(np.flatnonzero(enrolled))
+        names = list(g.person)
+        cohort = cohort_of(meta, names, g.emb)
+        if cohort is not None:
+            sources[cohort.source] = sources.get(cohort.source, 0) + 1
+        n = len(set(names))
+        scores = per_person(probe.emb @ g.emb.T, g.person, np.unique(g.person))
+        top = np.unique(g.person)[scores.argmax(1)]
+        best = scores.max(1)
+        stranger = np.isin(probe.person, fold)
+        for rule in counts:
+            thr = np.array([open_set_threshold(meta, s, n, cohort) if rule == "normalised"
+                            else threshold_of(meta, s, n) for s in probe.seconds])
+            accept = best >= thr
+            c = counts[rule]
+            c["named"] += int((accept & (top == probe.person) & ~stranger).sum())
+            c["enrolled"] += int((~stranger).sum())
+            c["rejected"] += int((~accept & stranger).sum())
+            c["strangers"] += int(stranger.sum())
+    out = {rule: {"named": 100 * c["named"] / max(c["enrolled"], 1), "rejected": 100 * c["rejected"] / max(c["strangers"], 1),
+                  "far": 100 - 100 * c["rejected"] / max(c["strangers"], 1), "enrolled_probes": c["enrolled"],
+                  "stranger_probes": c["strangers"]} for rule, c in counts.items()}
+    if cohort_of(meta, [], np.zeros((0, 1))) is None:
+        del out["normalised"]  # a checkpoint without cohort calibration has the raw rule only
+    out["folds"], out["cohort_sources"] = len(folds), sources
+    return out
+
+
+def compare(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
+    """Model and bone lengths, closed set, and the model's open set, for one probe/gallery split
+    (probes of people the split does not enroll at all are left out)."""
+    probe = probe.take(np.flatnonzero(np.isin(probe.person, gallery.person)))
+    return {"model": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person),
+            "bones": closed_set(bone_scores(probe.bones, gallery.bones), probe.person, gallery.person),
+            "open_set": open_set(meta, probe, gallery)}
+
+
+def _rotations(enc: Encoded, label: str) -> dict:
+    """One split per value of ``enc.group``: that group enrolled, the others probes."""
+    return {f"{label} {g} enrolled": (np.flatnonzero(enc.group != g), np.flatnonzero(enc.group == g))
+            for g in np.unique(enc.group)}
+
+
+def _dataset_sequences(name: str, action: str, group_key: str):
+    ds = open_dataset(extract(name))
+    items = [it for it in ds.items if it.meta["action"] == action]
+    return ([ds.read(it.path) for it in items], [it.meta["subject"] for it in items],
+            [it.meta[group_key] for it in items])
+
+
+def _mean_rows(rows: dict) -> dict:
+    """Mean over the rotations of every number in the rows (CMC curves included)."""
+    first = next(iter(rows.values()))
+
+    def avg(vals):
+        if isinstance(vals[0], dict):
+            return {k: avg([v[k] for v in vals]) for k in vals[0] if all(k in v for v in vals)}
+        if isinstance(vals[0], list):
+            return [round(float(np.mean(c)), 2) for c in zip(*vals)]
+        return round(float(np.mean(vals)), 3) if isinstance(vals[0], (int, float)) else vals[0]
+    return avg([rows[k] for k in rows]) if first else {}
+
+
+def protocol_rotations(model, meta: dict, name: str) -> dict:
+    """``kard`` or ``nwucla``: every rotation, and their mean."""
+    dataset, action, key, label = {"kard": ("kard", "a14", "session", "walk"),
+                                   "nwucla": ("nwucla", "a04", "view", "view")}[name]
+    seqs, person, group = _dataset_sequences(dataset, action, key)
+    enc = encode_sequences(model, meta, seqs, person, group, f"encoding {name}")
+    rows = {split: compare(meta, enc.take(p), enc.take(g)) for split, (p, g) in _rotations(enc, label).items()}
+    return {"rotations": rows, "mean": _mean_rows(rows), "sequences": len(seqs), "people": len(set(person))}
+
+
+def _reduced(sensor: str):
+    def apply(seq: SkeletonSequence) -> SkeletonSequence:
+        joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        if sensor == "mediapipe":
+            joints = common_spine(joints)
+        elif sensor != "all":
+            conf = reduce_joints(conf, SENSOR_JOINTS[sensor])
+        joints = np.where(conf[..., None] > 0, joints, 0.0).astype(np.float32)  # as a reader stores them
+        return SkeletonSequence(joints, conf, seq.timestamps, KINECT_V2, seq.fps, seq.meta)
+    return apply
+
+
+def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS) -> dict:
+    """KGBD's held-out walks of the checkpoint's split, probes with fewer joints."""
+    train = meta["training"]
+    if train.get("dataset") != "kgbd" or train.get("protocol") != "holdout":
+        raise ValueError("the kgbd protocol needs a checkpoint trained on KGBD with protocol holdout "
+                         f"(this one: {train.get('dataset')} {train.get('protocol')})")
+    ds = walk_dataset("kgbd", "", train.get("limit_people", 0))
+    walks = load_walks(ds, int(meta["input"]["window"]), progress=False)  # only for the split's walk order
+    gallery_ids, probe_ids = holdout_split(walks, int(train["split_seed"]))
+    by_id = {f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}": it for it in ds.items}
+    g_items = [by_id[walks.walk_id[w]] for w in gallery_ids]
+    p_items = [by_id[walks.walk_id[w]] for w in probe_ids]
+    gallery = encode_sequences(model, meta, [ds.read(it.path) for it in g_items],
+                               [it.meta["subject"] for it in g_items], ["gallery"] * len(g_items), "encoding kgbd gallery")
+    probes = [ds.read(it.path) for it in p_items]
+    rows = {}
+    for sensor in joint_sets:
+        probe = encode_sequences(model, meta, [_reduced(sensor)(s) for s in probes],
+                                 [it.meta["subject"] for it in p_items], [sensor] * len(p_items),
+                                 f"encoding kgbd probes ({sensor})")
+        rows[f"probes with {sensor} joints"] = compare(meta, probe, gallery)
+    return {"rotations": rows, "sequences": len(g_items) + len(p_items), "people": len(set(gallery.person))}
+
+
+def evaluate(checkpoint: str | None, protocols: tuple[str, ...] = PROTOCOLS, device: str = "cpu") -> dict:
+    model, meta = load_gait(checkpoint, device=device)
+    out = {"checkpoint": meta.get("name", str(checkpoint)), "protocols": {}}
+    for name in protocols:
+        res = protocol_kgbd(model, meta) if name == "kgbd" else protocol_rotations(model, meta, name)
+        out["protocols"][name] = res
+        for split, row in list(res["rotations"].items()) + ([("mean", res["mean"])] if "mean" in res else []):
+            o = row["open_set"]
+            norm = o.get("normalised", o["raw"])
+            print(f"{name:<7} {split:<28} model Rank-1 {row['model']['rank1']:5.1f} mAP {row['model']['map']:5.1f} | "
+                  f"bones Rank-1 {row['bones']['rank1']:5.1f} mAP {row['bones']['map']:5.1f} | open set "
+                  f"{'normalised' if 'normalised' in o else 'raw'}: named {norm['named']:5.1f} rejected "
+                  f"{norm['rejected']:5.1f}; raw: named {o['raw']['named']:5.1f} rejected {o['raw']['rejected']:5.1f}",
+                  flush=True)
+    return out
+
+
+def plot(results: list[dict], path: Path) -> None:
+    """CMC curves, one panel per protocol split (the mean for rotations), model(s) and bones."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for name, res in results[0]["protocols"].items():
+        panels += [(name, "mean")] if "mean" in res else [(name, k) for k in res["rotations"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.2), squeeze=False)
+    for ax, (name, split) in zip(axes[0], panels):
+        for k, res in enumerate(results):
+            row = res["protocols"][name]["mean" if split == "mean" else "rotations"]
+            row = row if split == "mean" else row[split]
+            for who, style in (("model", "-"), ("bones", ":")):
+                if who == "bones" and k:
+                    continue  # the same for every checkpoint
+                curve = row[who]["cmc"]
+                label = f"{res['checkpoint'] if who == 'model' else 'bone lengths'} ({curve[0]:.0f})"
+                ax.plot(np.arange(1, len(curve) + 1), curve, style, label=label)
+        ax.set_title(f"{name}: {split}", fontsize=9)
+        ax.set_xlabel("rank")
+        ax.set_ylim(0, 101)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right")
+    axes[0][0].set_ylabel("identification rate (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="skelstream eval transfer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", nargs="*", help="gait checkpoints without suffix (default: the bundled one)")
+    p.add_argument("--protocols", default=",".join(PROTOCOLS), help=f"comma-separated, of {', '.join(PROTOCOLS)}")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--out", help="folder for transfer.json and cmc.png")
+    args = p.parse_args(argv)
+    protocols = tuple(x for x in args.protocols.split(",") if x)
+    bad = [x for x in protocols if x not in PROTOCOLS]
+    if bad:
+        p.error(f"unknown protocol(s) {bad}; known: {', '.join(PROTOCOLS)}")
+    results = [evaluate(c, protocols, args.device) for c in (args.checkpoints or [None])]
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "transfer.json").write_text(json.dumps(results, indent=1))
+        plot(results, out / "cmc.png")
+        print(f"wrote {out / 'transfer.json'} and {out / 'cmc.png'}")
+
+
+if __name__ == "__main__":
+    main()
