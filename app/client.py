@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
-from engine.skeleton import to_canonical
+from engine.skeleton import INDEX, to_canonical
 from engine.wire import (FRAME_TOPIC, RESULT_TOPIC, STATUS_TOPIC, WireError, decode_frame, decode_result,
                          decode_status)
 
 Key = tuple[str, int]
 TRAIL = 45  # root positions kept per body (1.5 s at 30 Hz)
+
+
+HIPS = [INDEX["HipLeft"], INDEX["HipRight"]]
 
 
 @dataclass
@@ -115,8 +118,11 @@ class EngineClient:
                 if body is None:
                     body = self.bodies[key] = Body(joints[b], conf[b], now)
                 body.joints, body.confidence, body.seen = joints[b], conf[b], now
+                hips = conf[b][HIPS] > 0
                 if conf[b][0] > 0:  # the root's path on the floor (skip frames that lost it)
                     body.trail.append(joints[b][0].copy())
+                elif hips.all():  # a sensor without a spine base (OpenNI): the hips' midpoint
+                    body.trail.append(joints[b][HIPS].mean(0))
         elif topic.startswith(RESULT_TOPIC):
             header, attention = decode_result(parts)
             for i, row in enumerate(header["tracks"]):

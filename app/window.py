@@ -49,6 +49,17 @@ def to_view(points: np.ndarray) -> np.ndarray:
     return points[..., [0, 2, 1]]
 
 
+def cohort_note(cohort: dict | None) -> str:
+    """What the open-set threshold rests on, for the status bar (engine/identity.py)."""
+    if not cohort:
+        return ""
+    if cohort["source"] == "training":
+        return " (open set: training statistics until 2+ people are enrolled)"
+    if cohort["source"] == "gallery+training":
+        return f" (open set: gallery of {cohort['pairs']} pairs, leaning on training statistics)"
+    return f" (open set: normalised on this gallery, {cohort['pairs']} pairs)"
+
+
 class SceneView(gl.GLViewWidget):
     """Every tracked body: bones, joints shaded by confidence, a trail, the name at the head."""
 
@@ -80,10 +91,11 @@ class SceneView(gl.GLViewWidget):
         else:
             joints = np.stack([bodies[k].joints for k in keys])  # [B, 25, 3]
             conf = np.stack([bodies[k].confidence for k in keys])
-            feet = joints[:, [INDEX["FootLeft"], INDEX["FootRight"]], 1].min()
-            self.floor = feet if self.floor is None else min(self.floor + 0.002, feet)
+            feet = float(np.where(conf > 0, joints[..., 1], np.inf).min())  # the lowest joint given
+            if np.isfinite(feet):
+                self.floor = feet if self.floor is None else min(self.floor + 0.002, feet)
             self.grid.resetTransform()
-            self.grid.translate(0, 3, self.floor)
+            self.grid.translate(0, 3, self.floor or 0.0)
             colours = np.array([identity_colour(names.get(k, "unknown")) for k in keys])
             shade = 0.3 + 0.7 * np.clip(conf, 0, 1)[..., None]  # [B, 25, 1]
             seen = (conf > 0)[..., None].astype(float)  # a joint the sensor lost is not drawn
@@ -98,7 +110,7 @@ class SceneView(gl.GLViewWidget):
                 trail = np.asarray(bodies[k].trail)
                 if len(trail) > 1:
                     trail = to_view(trail.copy())
-                    trail[:, 2] = self.floor + 0.01
+                    trail[:, 2] = (self.floor or 0.0) + 0.01
                     segs.append(np.stack([trail[:-1], trail[1:]], 1).reshape(-1, 3))
                     alpha = np.repeat(np.linspace(0.05, 0.8, len(trail) - 1), 2)[:, None]
                     seg_rgba.append(np.concatenate([np.tile(c, (len(alpha), 1)), alpha], 1))
@@ -109,7 +121,8 @@ class SceneView(gl.GLViewWidget):
         for key in [k for k in self.labels if k not in bodies]:
             self.labels.pop(key).deleteLater()
         project = self._projection()
-        for key in keys:
+        placed: list[QtCore.QRect] = []
+        for key in sorted(keys, key=lambda k: float(bodies[k].joints[HEAD][2])):  # the nearest keeps its place
             name = names.get(key, "unknown")
             label = self.labels.get(key)
             if label is None:
@@ -126,7 +139,12 @@ class SceneView(gl.GLViewWidget):
                 label.adjustSize()
             head = to_view(bodies[key].joints[HEAD]) + np.array([0, 0, 0.3])
             at = project.map(QtGui.QVector3D(*map(float, head))).toPointF()
-            label.move(int(at.x() - label.width() / 2), int(at.y() - label.height()))
+            rect = QtCore.QRect(int(at.x() - label.width() / 2), int(at.y() - label.height()),
+                                label.width(), label.height())
+            while any(rect.intersects(r) for r in placed):  # never on top of another name: lift it
+                rect.moveBottom(min(r.top() for r in placed if rect.intersects(r)) - 2)
+            placed.append(rect)
+            label.move(rect.topLeft())
             label.show()
         self.draw_ms.append((time.perf_counter() - start) * 1e3)
         del self.draw_ms[:-500]
@@ -539,7 +557,7 @@ class MainWindow(QtWidgets.QMainWindow):
             f"sensor {c.sensor_fps():.0f} fps · {s.get('tracks', 0)} tracks · latency p50 "
             f"{s.get('latency_ms_p50', 0):.0f} / p99 {s.get('latency_ms_p99', 0):.0f} ms · missing "
             f"{s.get('missing', 0)} · rejected {sum(s.get('rejected', {}).values())} · {s.get('device', '?')} · "
-            f"{s.get('checkpoint', '?')} · {s.get('people', 0)} enrolled · "
+            f"{s.get('checkpoint', '?')} · {s.get('people', 0)} enrolled{cohort_note(s.get('cohort'))} · "
             f"redraw {draw:.1f} ms")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)

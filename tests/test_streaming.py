@@ -16,6 +16,7 @@ import zmq
 from conftest import REPO
 from engine.bus import Publisher, Subscriber, check_endpoint, make_keys, publish
 from engine.datasets import read_file
+from engine.models.sge_la import prepare_windows
 from engine.recorder import record
 from engine.recording import Recording
 from engine.sensors.replay import replay_frames, replay_timeline
@@ -93,6 +94,18 @@ def test_replay_options_cut_loop_and_bodies(kgbd_root, tmp_path):
     assert first.t == pytest.approx(seqs[0].timestamps[0] + 1.0, abs=0.05)  # frames keep their own time
     bodies = list(replay_frames(walks, bodies=True, end=1.0))
     assert {f.sensor for f in bodies} == {"replay"} and max(len(f.tracks) for f in bodies) == 2
+    # bodies from separate files recorded at one spot are spread apart on the floor, by a
+    # translation only: the same gait windows, the same heights
+    both = next(f for f in bodies if len(f.tracks) == 2)
+    kept = next(f for f in replay_frames(walks, bodies=True, end=1.0, spread_bodies=False) if len(f.tracks) == 2)
+    assert np.linalg.norm(both.joints[0, 0] - both.joints[1, 0]) > 1.0
+    assert np.linalg.norm(kept.joints[0, 0] - kept.joints[1, 0]) < 1.0
+    np.testing.assert_allclose(both.joints[..., 1], kept.joints[..., 1])
+    moved = both.joints - kept.joints
+    np.testing.assert_allclose(moved, moved[:, :1].repeat(moved.shape[1], 1), atol=1e-5)
+    f = 6
+    win = [prepare_windows(fr.joints[:1].repeat(f, 0), fr.confidence[:1].repeat(f, 0), fr.layout, f) for fr in (both, kept)]
+    np.testing.assert_allclose(win[0], win[1], atol=1e-5)
     looped = replay_frames([walks[0]], loop=True)
     times = [next(looped).t for _ in range(2 * len(seqs[0]) + 5)]
     assert np.all(np.diff(times) > 0), "looping keeps times increasing"

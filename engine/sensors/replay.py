@@ -2,8 +2,12 @@
 
 - A recording (.mcap) replays its own sensors, frame for frame, paced by the time each frame
   was logged (so several sensors keep their relative timing).
-- Any other file (NPZ, CSV, KGBD, MSR, NW-UCLA, NTU) is a sensor named after the file; with
-  ``bodies=True`` all such files are bodies (tracks) of one sensor ``replay`` instead.
+- Any other file (NPZ, CSV, KGBD, MSR, NW-UCLA, NTU, UTD-MHAD, KARD) is a sensor named after
+  the file; with ``bodies=True`` all such files are bodies (tracks) of one sensor ``replay``
+  instead. Several such files are spread apart on a floor grid (`spread`; ``spread_bodies=False``
+  keeps them in place): walks recorded at the same spot in separate sessions would otherwise be
+  drawn on top of each other. Only the place moves (a translation on the floor, the same for
+  every frame of a file's bodies), so gait and action inputs, which are centred, do not change.
 - A dataset folder is a sensor named after the folder whose sequences follow one another
   (1 s apart), each a new track.
 
@@ -57,8 +61,35 @@ def _folder(path: Path) -> Timeline:
         offset += float(seq.timestamps[-1] - seq.timestamps[0]) + GAP
 
 
-def _sources(paths: list[Path], bodies: bool) -> list[Iterator[Frame]]:
-    streams, loose = [], []
+def spread(groups: list[list[SkeletonSequence]], gap: float = 0.6) -> list[list[SkeletonSequence]]:
+    """Groups of sequences (a file's bodies) moved on the floor (x, z) to the cells of a grid, a
+    group as a whole; each cell as wide as the median group's path (0.5 to 2 m) plus ``gap``
+    metres, the grid centred on where they were on average; missing joints stay as stored. One
+    group is returned as is."""
+    if len(groups) < 2:
+        return groups
+    centres, sizes = [], []
+    for g in groups:
+        pts = [s.joints[s.confidence > 0] for s in g]
+        pts = np.concatenate(pts) if sum(len(p) for p in pts) else np.zeros((1, 3), np.float32)
+        centres.append(pts.mean(0))
+        sizes.append(pts.max(0) - pts.min(0))
+    cell = min(max(float(np.median(np.asarray(sizes)[:, [0, 2]].max(1))), 0.5), 2.0) + gap
+    cols = int(np.ceil(np.sqrt(len(groups))))
+    rows = int(np.ceil(len(groups) / cols))
+    middle = np.mean(centres, 0)
+    out = []
+    for k, (g, c) in enumerate(zip(groups, centres)):
+        row, col = divmod(k, cols)
+        target = middle + np.array([(col - (cols - 1) / 2) * cell, 0.0, (row - (rows - 1) / 2) * cell])
+        move = np.where(np.array([True, False, True]), target - c, 0.0).astype(np.float32)
+        out.append([SkeletonSequence(np.where(s.confidence[..., None] > 0, s.joints + move, s.joints),
+                                     s.confidence, s.timestamps, s.layout, s.fps, s.meta) for s in g])
+    return out
+
+
+def _sources(paths: list[Path], bodies: bool, spread_bodies: bool = True) -> list[Iterator[Frame]]:
+    streams, files = [], []
     names: set[str] = set()
     for path in paths:
         if path.is_dir():
@@ -66,17 +97,18 @@ def _sources(paths: list[Path], bodies: bool) -> list[Iterator[Frame]]:
         elif path.suffix.lower() == ".mcap":
             streams.append(_recording(path))
         else:
-            seqs = read_file(path)
-            if bodies:
-                loose += seqs
-                continue
-            name = path.stem
-            while name in names:
-                name += "_"
-            names.add(name)
-            streams.append(_sequences(name, seqs))
-    if loose:
-        streams.append(_sequences("replay", loose))
+            files.append((path, read_file(path)))
+    if spread_bodies:
+        files = list(zip([p for p, _ in files], spread([seqs for _, seqs in files])))
+    if bodies and files:
+        streams.append(_sequences("replay", [s for _, seqs in files for s in seqs]))
+        return streams
+    for path, seqs in files:
+        name = path.stem
+        while name in names:
+            name += "_"
+        names.add(name)
+        streams.append(_sequences(name, seqs))
     return streams
 
 
@@ -89,8 +121,9 @@ def _cut(timeline: Timeline, start: float | None, end: float | None) -> Timeline
 
 
 def replay_timeline(paths: list[str | Path], bodies: bool = False, start: float | None = None,
-                    end: float | None = None, loop: bool = False) -> Timeline:
-    """``(clock, frame)`` of all ``paths`` merged in clock order (see the module docstring)."""
+                    end: float | None = None, loop: bool = False, spread_bodies: bool = True) -> Timeline:
+    """``(clock, frame)`` of all ``paths`` merged in clock order (see the module docstring;
+    ``spread_bodies=False`` keeps separate files' bodies where they were recorded)."""
     paths = [Path(p) for p in paths]
     for p in paths:
         if not p.exists():
@@ -98,7 +131,7 @@ def replay_timeline(paths: list[str | Path], bodies: bool = False, start: float 
     offset = 0.0
     for _ in itertools.count() if loop else range(1):
         last = None
-        streams = [_cut(s, start, end) for s in _sources(paths, bodies)]
+        streams = [_cut(s, start, end) for s in _sources(paths, bodies, spread_bodies)]
         for clock, frame in heapq.merge(*streams, key=lambda cf: cf[0]):
             frame.t += offset
             last = (clock + offset, frame)
