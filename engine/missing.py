@@ -133,3 +133,9 @@ def reduce_joints(confidence: np.ndarray, keep: tuple[str, ...], names: tuple[st
     out = np.array(confidence, np.float32, copy=True)
     out[..., [j for j, n in enumerate(names) if n not in keep]] = 0.0
     return out
+
+
+# The joints every sensor above gives: a model that reads only these (and stand-ins for the rest,
+# e.g. hands at the wrists) sees the same skeleton from all of them (input option
+# ``shared_joints``). Spine joints come from hips and shoulders (``common_joints``).
+SHARED_JOINTS: tuple[str, ...] = tuple(n for n in CANONICAL if all(n in keep for keep in SENSOR_JOINTS.values()))

@@ -86,3 +86,18 @@ def test_every_sensor_joint_set_gives_finite_model_windows():
         conf = reduce_joints(np.ones(joints.shape[:2], np.float32), keep)
         w = prepare_windows(np.where(conf[..., None] > 0, joints, 0), conf, KINECT_V2, 6, upright=True, common_joints=True)
         assert len(w) == 4 and np.isfinite(w).all(), sensor
+
+
+def test_shared_joints_make_every_sensor_give_the_same_window():
+    joints = _walk(24)
+    full = np.ones(joints.shape[:2], np.float32)
+    windows = {sensor: prepare_windows(np.where(reduce_joints(full, keep)[..., None] > 0, joints, 0),
+                                       reduce_joints(full, keep), KINECT_V2, 6, upright=True, common_joints=True,
+                                       shared_joints=True)
+               for sensor, keep in SENSOR_JOINTS.items()}
+    for sensor, w in windows.items():
+        np.testing.assert_allclose(w, windows["kinect_v2"], atol=1e-6, err_msg=sensor)
+    # while without the option a sensor with fewer joints gives other windows
+    plain = [prepare_windows(joints, reduce_joints(full, keep), KINECT_V2, 6, upright=True, common_joints=True)
+             for keep in (SENSOR_JOINTS["kinect_v2"], SENSOR_JOINTS["openni15"])]
+    assert np.abs(plain[0] - plain[1]).max() > 0.01

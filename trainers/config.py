@@ -22,6 +22,7 @@ class TrainConfig:
     limit_people: int = 0  # train on the first N people only (0 = all); for quick runs
     upright: bool = False  # level each walk first (mean torso axis -> +y): sensor tilt/roll removed
     common_joints: bool = False  # spine joints from hips and shoulders, as every sensor has them
+    shared_joints: bool = False  # only the joints every sensor gives (engine.missing.SHARED_JOINTS)
     joint_dropout: float = 0.0  # p a training window loses another sensor's missing joints (filled)
     epochs: int = 150
     batch: int = 128

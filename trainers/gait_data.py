@@ -58,7 +58,7 @@ def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None
     """Cut every walk of ``ds`` into model windows (see `prepare_windows`); the first and last
     ``trim`` frames are dropped, as in the paper's protocol. ``transform(seq, item)``, when
     given, returns a changed sequence first (robustness tests); ``options`` go to
-    `prepare_windows` (``upright``, ``common_joints``)."""
+    `prepare_windows` (``upright``, ``common_joints``, ``shared_joints``)."""
     windows, walk, persons, ids = [], [], [], []
     for it in tqdm(ds.items, desc=f"windows of {ds.name}", disable=None if progress else True, leave=False):
         seq = ds.read(it.path)

@@ -43,7 +43,8 @@ def training_walks(cfg: TrainConfig, length: int, progress: bool = True) -> tupl
     """(fit walks, validation walks, split description) for a run: the protocol's training
     walks, minus a validation split carved from them."""
     ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
-    walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints)
+    walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints,
+                       shared_joints=cfg.shared_joints)
     split = holdout_split if cfg.protocol == "holdout" else people_split
     if cfg.protocol not in ("holdout", "open"):
         raise ValueError(f"protocol must be holdout or open, got {cfg.protocol!r}")
@@ -147,8 +148,10 @@ class Trainer:
             "hyperparameters": asdict(m),
             "input": {"joints": list(INPUT_JOINTS), "window": m.length, "fps": 30.0,
                       "upright": self.cfg.upright, "common_joints": self.cfg.common_joints,
-                      "normalisation": ("canonical joints; " + ("spine joints from hips and shoulders; "
-                                        if self.cfg.common_joints else "") + ("per walk: levelled (mean "
+                      "shared_joints": self.cfg.shared_joints,
+                      "normalisation": ("canonical joints; " + ("only the joints every sensor gives (hands "
+                                        "at the wrists, feet at the ankles); " if self.cfg.shared_joints else "")
+                                        + ("spine joints from hips and shoulders; " if self.cfg.common_joints else "") + ("per walk: levelled (mean "
                                         "torso axis along +y); " if self.cfg.upright else "") + "per window: "
                                         "first-frame SpineBase at the origin, rotated about y to face "
                                         "-z; metres")},

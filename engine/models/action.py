@@ -42,7 +42,7 @@ def action_view(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.
     first (`engine.missing.fill_missing`); their stored coordinates are never read."""
     if confidence is not None:
         joints, _ = fill_missing(joints, confidence)
-    x = face_forward(upright(center(joints, per_frame=False), confidence))
+    x = face_forward(upright(center(joints, per_frame=False)))  # every joint has coordinates now
     return np.ascontiguousarray(x[:, PICK], dtype=np.float32)
 
 

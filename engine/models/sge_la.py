@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.missing import fill_missing
+from engine.missing import SHARED_JOINTS, fill_missing, reduce_joints
 from engine.skeleton import (INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
                              upright as make_upright)
 
@@ -188,16 +188,18 @@ class SGELA(nn.Module):
 
 
 def prepare_last_windows(joints: np.ndarray, confidence: np.ndarray, length: int, upright: bool = False,
-                         common_joints: bool = False) -> np.ndarray:
+                         common_joints: bool = False, shared_joints: bool = False) -> np.ndarray:
     """The last model window of each of K canonical contexts, batched: ``joints [K, n, 25, 3]``
     (n a multiple of ``length``), confidence [K, n, 25] -> [K, f, 20, 3]. Equal to
     ``prepare_windows(context, ...)[-1]`` for each context, without a loop over K. Missing
     joints are filled from given ones (`engine.missing.fill_missing`), never read."""
+    if shared_joints:
+        confidence = reduce_joints(confidence, SHARED_JOINTS)
     joints, _ = fill_missing(joints, confidence)
     if common_joints:
         joints = common_spine(joints)
     if upright:
-        joints = make_upright(joints, confidence)
+        joints = make_upright(joints)  # every joint has coordinates now (given or filled)
     w = center(joints[:, -length:], per_frame=False)
     w = face_forward(w)
     return np.ascontiguousarray(w[:, :, [INDEX[j] for j in INPUT_JOINTS]], np.float32)
@@ -208,7 +210,7 @@ def to_axes(x: torch.Tensor) -> torch.Tensor:
     return x.permute(3, 0, 1, 2).contiguous()
 
 
-WINDOW_OPTIONS = ("upright", "common_joints")
+WINDOW_OPTIONS = ("upright", "common_joints", "shared_joints")
 
 
 def window_options(input_meta: dict) -> dict[str, bool]:
@@ -219,7 +221,7 @@ def window_options(input_meta: dict) -> dict[str, bool]:
 
 def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: int,
                     step: int | None = None, trim: int = 0, upright: bool = False,
-                    common_joints: bool = False) -> np.ndarray:
+                    common_joints: bool = False, shared_joints: bool = False) -> np.ndarray:
     """Cut one sequence into model windows [N, f, 20, 3] (float32).
 
     The sequence is mapped onto the canonical joints and the 20 model joints are kept; each
@@ -232,13 +234,18 @@ def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: 
     joints by ones every sensor can make (`engine.skeleton.common_spine`), so that Kinect and
     MediaPipe skeletons agree. Joints the sensor did not give (confidence 0) are filled from
     the ones it did (`engine.missing.fill_missing`); their stored coordinates are never read.
+    ``shared_joints`` keeps only the joints every supported sensor gives
+    (`engine.missing.SHARED_JOINTS`; hands at the wrists, feet at the ankles) and fills the rest
+    the same way, so a sensor with fewer joints gives the model the same window as a Kinect.
     """
     joints, conf, _ = to_canonical(joints, confidence, layout)
+    if shared_joints:
+        conf = reduce_joints(conf, SHARED_JOINTS)
     joints, _ = fill_missing(joints, conf)
     if common_joints:
         joints = common_spine(joints)
     if upright:
-        joints = make_upright(joints, conf)
+        joints = make_upright(joints)  # every joint has coordinates now (given or filled)
     if trim:
         joints = joints[trim:len(joints) - trim]
     step = step or length
