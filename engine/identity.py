@@ -12,9 +12,9 @@ people: their most alike enrollments) give a mean and spread (`gallery_cohort`);
 stores, calibrated on its training data only (``skelstream eval calibrate``), where a stranger's
 score to one person lies in those units (the upper tail of ``(impostor - mean) / spread`` per
 query length), and the threshold is ``mean + spread * z`` with z the tail quantile that keeps
-the false-accept rate for a gallery of P people. While the gallery has few pairs of people, its
-mean and spread are shrunk towards the training data's (`PRIOR_PAIRS` pseudo pairs); with one
-person enrolled they are the training data's alone (``Cohort.source``: "training", shown by the
+the false-accept rate for a gallery of P people. The mean is always the gallery's (a new sensor
+shifts it); while the gallery has few pairs of people, the spread is shrunk towards the training
+data's (`PRIOR_PAIRS` pseudo pairs); with one person enrolled both are the training data's (``Cohort.source``: "training", shown by the
 engine and the app). A checkpoint without this calibration uses its raw threshold
 (`threshold_of`), and ``--threshold`` overrides both.
 """
@@ -84,7 +84,7 @@ def threshold_of(meta: dict, seconds: float | None = None, people: int | None = 
     return float(np.interp(np.log(p), logp, score))
 
 
-PRIOR_PAIRS = 3  # the training data's cohort counts as this many pairs of people
+PRIOR_PAIRS = 1  # the training data's spread counts as this many pairs of people
 
 
 @dataclass(frozen=True)
@@ -115,17 +115,17 @@ def cross_person_scores(names: list[str], embeddings: np.ndarray) -> np.ndarray:
 
 def gallery_cohort(names: list[str], embeddings: np.ndarray, prior: dict | None = None,
                    prior_pairs: int = PRIOR_PAIRS) -> Cohort | None:
-    """The cohort statistics of a gallery, shrunk towards ``prior`` ({mean, std}, the training
-    data's) by ``prior_pairs`` pseudo pairs (mean and variance each a weighted mean of the
-    gallery's and the prior's); None without pairs and without a prior."""
+    """The cohort statistics of a gallery: the mean of its cross-person scores (the prior's
+    ({mean, std}, the training data's) with no pair yet), and their spread shrunk towards the
+    prior's by ``prior_pairs`` pseudo pairs (a spread needs more pairs than a mean; a new
+    sensor shifts the mean, so it is never borrowed); None without pairs and without a prior."""
     c = cross_person_scores(names, embeddings)
     n = len(c)
     if prior is None:
         return Cohort(float(c.mean()), float(max(c.std(), 1e-6)), n, "gallery") if n >= 2 else None
     k = prior_pairs
-    mean = (c.sum() + k * prior["mean"]) / (n + k)
-    var = (((c - c.mean()) ** 2).sum() if n else 0.0) + k * prior["std"] ** 2
-    var /= n + k
+    mean = float(c.mean()) if n else prior["mean"]  # a new sensor shifts the mean: never borrow it
+    var = ((((c - mean) ** 2).sum() if n else 0.0) + k * prior["std"] ** 2) / (n + k)
     source = "training" if n == 0 else "gallery+training" if n < 4 * k else "gallery"
     return Cohort(float(mean), float(max(np.sqrt(var), 1e-6)), n, source)
 

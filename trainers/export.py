@@ -41,11 +41,15 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     src, dst = Path(args.checkpoint), Path(args.out)
     meta = read_meta(src)
+    init = meta["training"]["config"].get("init")
+    # the starting point's own steps, read before the export may overwrite it (a fine-tuned default)
+    lineage = (read_meta(init).get("lineage") or [read_meta(init)["training"]["command"]]) if init else []
     weights = {k: v.to(torch.float16) for k, v in load_file(str(src.with_suffix(".safetensors"))).items()
                if k.startswith(("model.", "whiten."))}
     dst.parent.mkdir(parents=True, exist_ok=True)
     save_file(weights, str(dst.with_suffix(".safetensors")))
-    meta = dict(meta, name=dst.name, exported_from=str(src), weights_dtype="float16")
+    meta = dict(meta, name=dst.name, exported_from=str(src), weights_dtype="float16",
+                lineage=lineage + [meta["training"]["command"]])
     results = "not evaluated"
     if args.reid:
         summary = json.loads(Path(args.reid).read_text())["summary"]
@@ -68,11 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         meta["identity"], _ = calibrate(str(dst), far=old["far"], seconds=tuple(r["seconds"] for r in old["by_seconds"]))
         dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     hp, arch, train = meta["hyperparameters"], meta["architecture"], meta["training"]
-    steps = []
-    init = train["config"].get("init")
-    if init:
-        steps.append(f"  1. `{read_meta(init)['training']['command']}` (the starting point)")
-    steps.append(f"  {len(steps) + 1}. `{train['command']}`")
+    steps = [f"  {k + 1}. `{cmd}`" + (" (a starting point)" if k < len(lineage) else "")
+             for k, cmd in enumerate(meta["lineage"])]
     if "whitening" in meta["embedding"]:
         steps.append(f"  {len(steps) + 1}. `python -m trainers.whiten {src} --dims {meta['embedding']['whitening']['dims']}`")
     steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {args.reid}`" if args.reid else "`")

@@ -47,7 +47,7 @@ from engine.sequence import SkeletonSequence
 from engine.skeleton import BONES, INDEX, KINECT_V2, common_spine, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
 from trainers.evaluate.reid import per_person
-from trainers.gait_data import holdout_split, load_walks, walk_dataset
+from trainers.gait_data import Walks, holdout_split, validation_split, walk_dataset
 
 PROTOCOLS = ("kard", "nwucla", "kgbd")
 KGBD_JOINT_SETS = ("all", "export18", "openni15", "mediapipe")
@@ -153,7 +153,7 @@ def compare(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
     probe = probe.take(np.flatnonzero(np.isin(probe.person, gallery.person)))
     return {"model": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person),
             "bones": closed_set(bone_scores(probe.bones, gallery.bones), probe.person, gallery.person),
-            "open_set": open_set(meta, probe, gallery)}
+            "open_set": open_set(meta, probe, gallery) if "threshold" in (meta.get("identity") or {}) else None}
 
 
 def _rotations(enc: Encoded, label: str) -> dict:
@@ -204,15 +204,25 @@ def _reduced(sensor: str):
     return apply
 
 
-def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS) -> dict:
-    """KGBD's held-out walks of the checkpoint's split, probes with fewer joints."""
+def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS, split: str = "test") -> dict:
+    """KGBD's held-out walks of the checkpoint's split, probes with fewer joints. ``split``
+    "val": the validation walks of its training walks against the others instead (training
+    data only: for choosing models)."""
     train = meta["training"]
     if train.get("dataset") != "kgbd" or train.get("protocol") != "holdout":
         raise ValueError("the kgbd protocol needs a checkpoint trained on KGBD with protocol holdout "
                          f"(this one: {train.get('dataset')} {train.get('protocol')})")
     ds = walk_dataset("kgbd", "", train.get("limit_people", 0))
-    walks = load_walks(ds, int(meta["input"]["window"]), progress=False)  # only for the split's walk order
+    # the splits only read each walk's person (every KGBD walk is long enough to give windows, so
+    # the order is `load_walks`'s)
+    person = [it.meta["subject"] for it in ds.items]
+    ids = [f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}" for it in ds.items]
+    walks = Walks(np.zeros((0, 6, 20, 3), np.float32), np.zeros(0, int), person, ids)
     gallery_ids, probe_ids = holdout_split(walks, int(train["split_seed"]))
+    if split == "val":
+        pool = Walks(walks.windows, walks.walk, [person[w] for w in gallery_ids], [ids[w] for w in gallery_ids])
+        fit, val = validation_split(pool, int(train["split_seed"]), float(train["config"].get("val_fraction", 0.1)))
+        gallery_ids, probe_ids = [gallery_ids[w] for w in fit], [gallery_ids[w] for w in val]
     by_id = {f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}": it for it in ds.items}
     g_items = [by_id[walks.walk_id[w]] for w in gallery_ids]
     p_items = [by_id[walks.walk_id[w]] for w in probe_ids]
@@ -228,20 +238,22 @@ def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SE
     return {"rotations": rows, "sequences": len(g_items) + len(p_items), "people": len(set(gallery.person))}
 
 
-def evaluate(checkpoint: str | None, protocols: tuple[str, ...] = PROTOCOLS, device: str = "cpu") -> dict:
+def evaluate(checkpoint: str | None, protocols: tuple[str, ...] = PROTOCOLS, device: str = "cpu",
+             split: str = "test") -> dict:
     model, meta = load_gait(checkpoint, device=device)
-    out = {"checkpoint": meta.get("name", str(checkpoint)), "protocols": {}}
+    out = {"checkpoint": meta.get("name", str(checkpoint)), "split": split, "protocols": {}}
     for name in protocols:
-        res = protocol_kgbd(model, meta) if name == "kgbd" else protocol_rotations(model, meta, name)
+        res = protocol_kgbd(model, meta, split=split) if name == "kgbd" else protocol_rotations(model, meta, name)
         out["protocols"][name] = res
         for split, row in list(res["rotations"].items()) + ([("mean", res["mean"])] if "mean" in res else []):
             o = row["open_set"]
-            norm = o.get("normalised", o["raw"])
+            text = "open set: not calibrated (skelstream eval calibrate --write)"
+            if o:
+                norm = o.get("normalised", o["raw"])
+                text = (f"open set {'normalised' if 'normalised' in o else 'raw'}: named {norm['named']:5.1f} rejected "
+                        f"{norm['rejected']:5.1f}; raw: named {o['raw']['named']:5.1f} rejected {o['raw']['rejected']:5.1f}")
             print(f"{name:<7} {split:<28} model Rank-1 {row['model']['rank1']:5.1f} mAP {row['model']['map']:5.1f} | "
-                  f"bones Rank-1 {row['bones']['rank1']:5.1f} mAP {row['bones']['map']:5.1f} | open set "
-                  f"{'normalised' if 'normalised' in o else 'raw'}: named {norm['named']:5.1f} rejected "
-                  f"{norm['rejected']:5.1f}; raw: named {o['raw']['named']:5.1f} rejected {o['raw']['rejected']:5.1f}",
-                  flush=True)
+                  f"bones Rank-1 {row['bones']['rank1']:5.1f} mAP {row['bones']['map']:5.1f} | {text}", flush=True)
     return out
 
 
@@ -281,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="*", help="gait checkpoints without suffix (default: the bundled one)")
     p.add_argument("--protocols", default=",".join(PROTOCOLS), help=f"comma-separated, of {', '.join(PROTOCOLS)}")
+    p.add_argument("--split", choices=["test", "val"], default="test",
+                   help="kgbd: the held-out walks (test, default) or the validation walks of the training "
+                        "data (val: for choosing models; kard and nwucla are other domains either way)")
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--out", help="folder for transfer.json and cmc.png")
     args = p.parse_args(argv)
@@ -288,7 +303,9 @@ def main(argv: list[str] | None = None) -> None:
     bad = [x for x in protocols if x not in PROTOCOLS]
     if bad:
         p.error(f"unknown protocol(s) {bad}; known: {', '.join(PROTOCOLS)}")
-    results = [evaluate(c, protocols, args.device) for c in (args.checkpoints or [None])]
+    if args.split == "val" and protocols != ("kgbd",):
+        p.error("--split val is for the kgbd protocol alone (--protocols kgbd)")
+    results = [evaluate(c, protocols, args.device, args.split) for c in (args.checkpoints or [None])]
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
