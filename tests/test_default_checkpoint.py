@@ -16,9 +16,12 @@ def test_default_gait_checkpoint_is_documented_and_small():
     assert meta["method"] == "sge_la" and meta["training"]["dataset"] == "kgbd"
     assert meta["metrics"]["reid"]["matching.per_walk.rank1"]["mean"] > 90
     # sensor-robust input, whitened features and a calibrated open-set threshold
-    assert meta["input"]["upright"] and meta["input"]["common_joints"]
+    assert meta["input"]["upright"] and meta["input"]["common_joints"] and meta["input"]["shared_joints"]
     assert model.whitening is not None and model.whitening.proj.shape == (4608, 512)
     assert meta["identity"]["far"] == 0.01 and len(meta["identity"]["by_seconds"]) == 4
+    # gallery-normalised open set: the training prior and a stranger tail per query length
+    cohort = meta["identity"]["cohort"]
+    assert cohort["far"] == 0.05 and cohort["prior"]["std"] > 0 and len(cohort["by_seconds"]) == 4
 
 
 def test_embed_uses_the_default_checkpoint(tmp_path):
