@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Extract ../shared/data archives (or $SKELSTREAM_SHARED_DATA) "
                        "into $SKELSTREAM_CACHE (default ~/.cache/skelstream) once, and print "
                        "where each dataset root is.")
-    s.add_argument("names", nargs="*", metavar="NAME", help="kgbd, nwucla, msr_action3d (default all)")
+    s.add_argument("names", nargs="*", metavar="NAME", help="kgbd, nwucla, msr_action3d, utd_mhad, kard (default all)")
     s.set_defaults(func=cmd_data)
 
     s = sub.add_parser("synthetic", help="write a recording of synthetic walkers",
