@@ -14,8 +14,8 @@ score to one person lies in those units (the upper tail of ``(impostor - mean) /
 query length), and the threshold is ``mean + spread * z`` with z the tail quantile that keeps
 the false-accept rate for a gallery of P people. The mean is always the gallery's (a new sensor
 shifts it); while the gallery has few pairs of people, the spread is shrunk towards the training
-data's (`PRIOR_PAIRS` pseudo pairs); with one person enrolled both are the training data's (``Cohort.source``: "training", shown by the
-engine and the app). A checkpoint without this calibration uses its raw threshold
+data's (`PRIOR_PAIRS` pseudo pairs); with one person enrolled both are the training data's
+(``Cohort.source``: "training", shown by the engine and the app). A checkpoint without this calibration uses its raw threshold
 (`threshold_of`), and ``--threshold`` overrides both.
 """
 

@@ -15,9 +15,10 @@ ones it filled:
 3. anything still without coordinates (a frame with no joints at all, a limb with no joint
    given) sits at the root of the frame (zero displacement), never at the origin.
 
-Guarantee (tested): the stored coordinates of a missing joint cannot change the result. The gait
-models are trained with the joint sets of other sensors removed and filled this way
-(`reduce_joints`, trainers' ``joint_dropout``), so a filled window is one they know.
+Guarantee (tested): the stored coordinates of a missing joint cannot change the result. The
+default gait model goes further and reads only `SHARED_JOINTS` (input option ``shared_joints``):
+the others are always stand-ins, so every sensor gives it the same window (docs/RESULTS.md,
+"Missing joints").
 """
 
 from __future__ import annotations
@@ -85,32 +86,30 @@ def fill_missing(joints: np.ndarray, confidence: np.ndarray, names: tuple[str, .
     """Missing joints of ``joints [..., T, J, 3]`` (``confidence [..., T, J]`` 0) replaced by
     stand-ins from given joints (see the module doc); leading dimensions are independent
     sequences. ``names`` are the J joints' canonical names. Returns ``(joints, filled
-    [..., T, J] bool)``; given joints are returned unchanged, bit for bit."""
+    [..., T, J] bool)``; given joints are returned unchanged, bit for bit. Sequences missing the
+    same joints (a sensor's joint set) are filled together, in one array operation per joint."""
     joints = np.asarray(joints)
     ok = np.asarray(confidence) > 0
     filled = ~ok
     if ok.all():
         return joints, filled
     out = joints.astype(np.float32, copy=True)
-    lead = out.shape[:-3]
     flat, okf = out.reshape(-1, *out.shape[-3:]), ok.reshape(-1, *ok.shape[-2:])
+    seen = okf.any(1)  # [S, J]: given in some frame
+    for s, j in zip(*np.nonzero(seen & ~okf.all(1))):  # lost for a few frames: in time
+        flat[s, :, j] = _interpolate_time(flat[s, :, j], okf[s, :, j])
     col = {n: i for i, n in enumerate(names)}
-    for s in range(len(flat)):
-        x, o = flat[s], okf[s]
-        if o.all():
+    for pattern in np.unique(seen, axis=0):
+        if pattern.all():
             continue
-        seen = o.any(0)  # [J]: given in some frame
-        for j in np.flatnonzero(seen & ~o.all(0)):
-            x[:, j] = _interpolate_time(x[:, j], o[:, j])
-        given = frozenset(names[j] for j in np.flatnonzero(seen))
+        rows = np.flatnonzero((seen == pattern).all(1))
+        given = frozenset(names[j] for j in np.flatnonzero(pattern))
+        # nothing on the body to take: the root (or the mean of what the sequence has)
+        anchor = [col[m] for m in ("SpineBase", "HipLeft", "HipRight") if m in given] or list(np.flatnonzero(pattern))
         for n, option in _resolve(names, given).items():
-            src = [col[m] for m in option if m in col]
-            if src:
-                x[:, col[n]] = x[:, src].mean(1)
-            else:  # nothing on the body to take: the frame's root (or the mean of what it has)
-                root = [col[m] for m in ("SpineBase", "HipLeft", "HipRight") if m in col and m in given]
-                x[:, col[n]] = x[:, root].mean(1) if root else x[:, list(np.flatnonzero(seen))].mean(1) if seen.any() else 0.0
-    return flat.reshape(*lead, *out.shape[-3:]), filled
+            src = [col[m] for m in option if m in col] or anchor
+            flat[rows, :, col[n]] = flat[rows][:, :, src].mean(2) if src else 0.0
+    return flat.reshape(out.shape), filled
 
 
 # Joint sets of sensors other than Kinect v2, as canonical names each gives (for training with

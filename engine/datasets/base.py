@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar, Iterator
 
-from engine.sequence import SkeletonSequence
+from engine.sequence import SkeletonDataError, SkeletonSequence
+
+
+
+def name_meta(path: Path, pattern: re.Pattern, keys: tuple[str, ...], form: str) -> dict[str, str]:
+    """The metadata ``keys`` a file name carries, one per group of ``pattern`` (matched on the
+    stem), and the source path; SkeletonDataError naming the file and the expected ``form``."""
+    m = pattern.match(path.stem)
+    if not m:
+        raise SkeletonDataError(f"{path}: name does not follow {form}")
+    return dict(zip(keys, m.groups())) | {"source": str(path)}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.base import Dataset, Item
+from engine.datasets.base import Dataset, Item, name_meta
 from engine.datasets.text import parse_floats, read_lines, split_rows
 from engine.sequence import SkeletonDataError, SkeletonSequence, frame_times, mask_invalid
 from engine.skeleton import KARD
@@ -23,11 +23,7 @@ ACTIONS = tuple(ACTION_NAMES)
 
 def kard_meta(path: Path) -> dict[str, str]:
     """action (activity), subject and session (repetition) parsed from the file name."""
-    m = _NAME.match(path.stem)
-    if not m:
-        raise SkeletonDataError(f"{path}: name does not follow aAA_sSS_eEE_realworld.txt")
-    action, subject, session = m.groups()
-    return {"action": action, "subject": subject, "session": session, "source": str(path)}
+    return name_meta(path, _NAME, ("action", "subject", "session"), "aAA_sSS_eEE_realworld.txt")
 
 
 def read_kard(path: str | Path) -> SkeletonSequence:

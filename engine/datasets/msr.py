@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.base import Dataset, Item
+from engine.datasets.base import Dataset, Item, name_meta
 from engine.datasets.text import parse_floats, read_lines, split_rows
 from engine.sequence import SkeletonDataError, SkeletonSequence, frame_times, mask_invalid
 from engine.skeleton import MSR_ACTION3D
@@ -17,11 +17,7 @@ _NAME = re.compile(r"(a\d+)_(s\d+)_(e\d+)_skeleton3D$")
 
 def msr_meta(path: Path) -> dict[str, str]:
     """action, subject and session (repetition) parsed from the file name."""
-    m = _NAME.match(path.stem)
-    if not m:
-        raise SkeletonDataError(f"{path}: name does not follow aAA_sSS_eEE_skeleton3D.txt")
-    action, subject, session = m.groups()
-    return {"action": action, "subject": subject, "session": session, "source": str(path)}
+    return name_meta(path, _NAME, ("action", "subject", "session"), "aAA_sSS_eEE_skeleton3D.txt")
 
 
 def read_msr(path: str | Path) -> SkeletonSequence:

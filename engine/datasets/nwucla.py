@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.datasets.base import Dataset, Item
+from engine.datasets.base import Dataset, Item, name_meta
 from engine.sequence import SkeletonDataError, SkeletonSequence, frame_times, mask_invalid
 from engine.skeleton import KINECT_V1
 
@@ -19,12 +19,7 @@ ACTIONS = ("a01", "a02", "a03", "a04", "a05", "a06", "a08", "a09", "a11", "a12")
 
 def nwucla_meta(path: Path) -> dict[str, str]:
     """action, subject, session (repetition) and view parsed from the file name."""
-    m = _NAME.match(path.stem)
-    if not m:
-        raise SkeletonDataError(f"{path}: name does not follow aAA_sSS_eEE_vVV.json")
-    action, subject, session, view = m.groups()
-    return {"action": action, "subject": subject, "session": session, "view": view,
-            "source": str(path)}
+    return name_meta(path, _NAME, ("action", "subject", "session", "view"), "aAA_sSS_eEE_vVV.json")
 
 
 def read_nwucla(path: str | Path) -> SkeletonSequence:

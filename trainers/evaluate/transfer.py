@@ -42,11 +42,11 @@ from engine.datasets import open_dataset
 from engine.datasets.cache import extract
 from engine.embed import gait_embedding
 from engine.identity import cohort_of, open_set_threshold, threshold_of
-from engine.missing import SENSOR_JOINTS, reduce_joints
 from engine.sequence import SkeletonSequence
-from engine.skeleton import BONES, INDEX, KINECT_V2, common_spine, to_canonical
+from engine.skeleton import BONES, INDEX, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
 from trainers.evaluate.reid import per_person
+from trainers.evaluate.robustness import CONDITIONS
 from trainers.gait_data import Walks, holdout_split, validation_split, walk_dataset
 
 PROTOCOLS = ("kard", "nwucla", "kgbd")
@@ -141,7 +141,7 @@ def open_set(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
     out = {rule: {"named": 100 * c["named"] / max(c["enrolled"], 1), "rejected": 100 * c["rejected"] / max(c["strangers"], 1),
                   "far": 100 - 100 * c["rejected"] / max(c["strangers"], 1), "enrolled_probes": c["enrolled"],
                   "stranger_probes": c["strangers"]} for rule, c in counts.items()}
-    if cohort_of(meta, [], np.zeros((0, 1))) is None:
+    if "cohort" not in meta["identity"]:
         del out["normalised"]  # a checkpoint without cohort calibration has the raw rule only
     out["folds"], out["cohort_sources"] = len(folds), sources
     return out
@@ -192,16 +192,9 @@ def protocol_rotations(model, meta: dict, name: str) -> dict:
     return {"rotations": rows, "mean": _mean_rows(rows), "sequences": len(seqs), "people": len(set(person))}
 
 
-def _reduced(sensor: str):
-    def apply(seq: SkeletonSequence) -> SkeletonSequence:
-        joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
-        if sensor == "mediapipe":
-            joints = common_spine(joints)
-        elif sensor != "all":
-            conf = reduce_joints(conf, SENSOR_JOINTS[sensor])
-        joints = np.where(conf[..., None] > 0, joints, 0.0).astype(np.float32)  # as a reader stores them
-        return SkeletonSequence(joints, conf, seq.timestamps, KINECT_V2, seq.fps, seq.meta)
-    return apply
+# probe joint sets -> how `skelstream eval robustness` makes them (the same sequence transforms)
+REDUCTIONS = {"all": "reference", "export18": "joints_export18", "openni15": "joints_openni15",
+              "mediapipe": "mediapipe_joints"}
 
 
 def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS, split: str = "test") -> dict:
@@ -231,7 +224,8 @@ def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SE
     probes = [ds.read(it.path) for it in p_items]
     rows = {}
     for sensor in joint_sets:
-        probe = encode_sequences(model, meta, [_reduced(sensor)(s) for s in probes],
+        change = CONDITIONS[REDUCTIONS[sensor]] or (lambda seq, _item: seq)
+        probe = encode_sequences(model, meta, [change(s, None) for s in probes],
                                  [it.meta["subject"] for it in p_items], [sensor] * len(p_items),
                                  f"encoding kgbd probes ({sensor})")
         rows[f"probes with {sensor} joints"] = compare(meta, probe, gallery)
