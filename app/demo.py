@@ -89,14 +89,19 @@ def endpoints(folder: Path) -> dict[str, str]:
     return {"frames": "tcp://127.0.0.1:5565", "results": "tcp://127.0.0.1:5566", "control": "tcp://127.0.0.1:5567"}
 
 
-def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = None) -> subprocess.Popen:
+def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = None,
+                 action_checkpoint: str | None = None, prototypes: str | None = None) -> subprocess.Popen:
     args = [sys.executable, "-m", "engine.cli", "engine", "--frames", ep["frames"], "--results", ep["results"],
             "--control", ep["control"], "--gallery", str(gallery)]
-    return subprocess.Popen(args + (["--checkpoint", checkpoint] if checkpoint else []), cwd=REPO)
+    for flag, value in (("--checkpoint", checkpoint), ("--action-checkpoint", action_checkpoint),
+                        ("--prototypes", prototypes)):
+        args += [flag, str(Path(value).resolve())] if value else []
+    return subprocess.Popen(args, cwd=REPO)
 
 
 def run(kgbd: bool = False, data_root: str | None = None, checkpoint: str | None = None,
-        screenshot: str | None = None, quit_after: float | None = None) -> int:
+        screenshot: str | None = None, quit_after: float | None = None, action_checkpoint: str | None = None,
+        prototypes: str | None = None) -> int:
     """The demo: gallery, engine, replay, window. Returns the Qt exit code."""
     from app.main import launch
     folder = Path(tempfile.mkdtemp(prefix="skelstream-demo-"))  # mode 0700: the gallery stays private
@@ -111,7 +116,11 @@ def run(kgbd: bool = False, data_root: str | None = None, checkpoint: str | None
             print(f"demo gallery: {', '.join(build_gallery(gallery, checkpoint))} ({NAMES[ENROLLED]} walks too, "
                   f"not enrolled); replaying {WALK.name}", flush=True)
         ep = endpoints(folder)
-        engine = start_engine(ep, gallery, checkpoint)
+        if action_checkpoint or prototypes:  # a wrong file is said here, not lost in the engine's log
+            from engine.checkpoint import load_action, load_prototypes, prototypes_for
+            _, meta = load_action(action_checkpoint)
+            load_prototypes(prototypes or prototypes_for(action_checkpoint), meta["fingerprint"])
+        engine = start_engine(ep, gallery, checkpoint, action_checkpoint, prototypes)
         try:
             return launch(ep["results"], ep["control"], frames=ep["frames"], replay=[str(p) for p in replay],
                           bodies=bodies, screenshot=screenshot, quit_after=quit_after)

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 
 DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sge_la"
 DEFAULT_ACTION = Path(__file__).resolve().parent / "models" / "weights" / "action_isc"
-DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name("action_isc_nwucla.prototypes.safetensors")
+DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name(DEFAULT_ACTION.name + ".prototypes.safetensors")
 ACTION_METHODS = ("isc",)
 
 
@@ -94,6 +94,21 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
     weights = load_file(str(base.with_suffix(".safetensors")), device=device)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     return model.to(device).eval(), meta
+
+
+def prototypes_for(action_checkpoint: str | Path | None) -> Path:
+    """The prototype file that goes with an action checkpoint: ``CHECKPOINT.prototypes.safetensors``
+    beside it (the bundled checkpoint's for None)."""
+    if action_checkpoint is None:
+        return DEFAULT_PROTOTYPES
+    base = Path(action_checkpoint).with_suffix("") if Path(action_checkpoint).suffix in (".json", ".safetensors") \
+        else Path(action_checkpoint)
+    path = base.with_name(base.name + ".prototypes.safetensors")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no prototypes beside the action checkpoint {action_checkpoint}; build them "
+                                f"with `skelstream prototypes --checkpoint {action_checkpoint} --dataset nwucla,kard "
+                                f"-o {path}` or name a file with --prototypes")
+    return path
 
 
 def load_prototypes(path: str | Path, fingerprint: str | None = None):

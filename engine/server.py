@@ -36,7 +36,7 @@ import torch
 import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import DEFAULT_PROTOTYPES, load_action, load_gait, load_prototypes
+from engine.checkpoint import load_action, load_gait, load_prototypes, prototypes_for
 from engine.embed import unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
@@ -68,7 +68,7 @@ class EngineConfig:
     threads: int = 1  # CPU threads of the `skelstream engine` process (more only pays for large batches)
     action: bool = True  # action labels per track (the action checkpoint and its prototypes)
     action_checkpoint: str | None = None  # default: the bundled one
-    prototypes: str | None = None  # default: the bundled NW-UCLA prototypes
+    prototypes: str | None = None  # default: the action checkpoint's own (CHECKPOINT.prototypes.safetensors)
     action_hop: float = 0.5  # seconds between a track's action labels
 
 
@@ -107,7 +107,7 @@ class Engine:
         if cfg.action:
             self.action_model, self.action_meta = load_action(cfg.action_checkpoint, device=str(self.device))
             self.action_names, self.prototypes, self.prototype_labels, _ = load_prototypes(
-                cfg.prototypes or DEFAULT_PROTOTYPES, self.action_meta["fingerprint"])
+                cfg.prototypes or prototypes_for(cfg.action_checkpoint), self.action_meta["fingerprint"])
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)

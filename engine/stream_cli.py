@@ -167,9 +167,10 @@ def register(sub) -> None:
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
     s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
-    s.add_argument("--action-checkpoint", help="action checkpoint (default: the bundled one)")
-    s.add_argument("--prototypes", help="action prototypes from `skelstream prototypes` (default: the bundled "
-                   "NW-UCLA ones; they must be built with the action checkpoint's weights)")
+    s.add_argument("--action-checkpoint", help="action checkpoint (default: the bundled one); its prototypes are "
+                   "CHECKPOINT.prototypes.safetensors beside it unless --prototypes names others")
+    s.add_argument("--prototypes", help="action prototypes from `skelstream prototypes` (default: the action "
+                   "checkpoint's own; they must be built with its weights)")
     s.set_defaults(func=cmd_engine)
 
     from engine.sensors.pose_model import DEFAULT_TASK

@@ -2,6 +2,7 @@
 action`, `skelstream prototypes`, and a short ISC run writing a checkpoint the engine loads."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,7 +107,7 @@ def test_embed_action_and_prototypes_on_nwucla(nwucla_root, tmp_path, capsys):
     clips far above chance (10 actions); `skelstream embed --kind action` gives clip embeddings
     whose nearest prototype is mostly the clip's action."""
     out = tmp_path / "p.safetensors"
-    assert cli(["prototypes", "--dataset", "nwucla", "--split", "train", "-o", str(out)]) in (0, None)
+    assert cli(["prototypes", "--dataset", "nwucla", "--split", "train", "--windows", "clip", "-o", str(out)]) in (0, None)
     acc = float(load_prototypes(out)[3]["test_accuracy"])
     assert acc > 60, acc
     from engine.datasets import open_dataset
@@ -125,16 +126,17 @@ def test_embed_action_and_prototypes_on_nwucla(nwucla_root, tmp_path, capsys):
 
 @pytest.mark.realdata
 def test_a_short_isc_run_writes_checkpoints_the_engine_can_load(nwucla_root, tmp_path):
-    from trainers.isc import parse, train
-    cfg = parse([f"data_root={nwucla_root}", f"out={tmp_path}", "epochs=1", "reps=seq,image", "seq_hidden=32",
-                 "frames=16", "queue=128"])
-    meta = train(cfg, progress=False)
-    assert set(meta["results"]) == {"seq", "image"}
-    assert meta["history"][0]["loss"] > 0 and meta["history"][0]["seq_per_s"] > 0
+    from trainers.run import main as run
+    config = Path(__file__).resolve().parents[1] / "trainers/configs/isc_nwucla.yaml"
+    metrics = run(["isc", "--config", str(config), f"data_root={nwucla_root}", f"out={tmp_path}",
+                   "epochs=1", "reps=seq,image", "seq_hidden=32", "frames=16", "queue=128"])
+    assert set(metrics["validation"]) == {"seq", "image"}
+    assert metrics["history"][0]["train_intra_seq"] > 0 and metrics["history"][0]["sequences_per_s"] > 0
     for rep in ("seq", "image"):
         model, m = load_action(tmp_path / rep)
         assert m["architecture"]["kind"] == rep and m["input"]["frames"] == 16
-        assert 0 <= m["metrics"]["frozen"]["nwucla"]["linear"] <= 100
+        assert 0 <= m["metrics"]["validation"]["nwucla"]["linear"] <= 100
+        assert "trainers/run.py isc" in m["training"]["command"] and m["training"]["datasets"]["nwucla"]["test_clips_left_out"] == 464
         with torch.no_grad():
             assert model(torch.zeros(2, 16, 20, 3)).shape == (2, model.dim)
 
@@ -192,14 +194,15 @@ def test_eval_action_runs_every_protocol_and_draws_its_plots(msr_root, nwucla_ro
     the labels with every action present, transfer goes to NW-UCLA, and the plots exist."""
     from trainers.evaluate.action import evaluate, labelled_fraction
     from trainers.evaluate.action import format_result
-    r = evaluate(None, "msr", ("knn", "linear", "semi", "transfer", "supervised"), fractions=(0.1,), epochs=2,
+    r = evaluate(None, "msr", ("knn", "linear", "semi", "finetune", "supervised"), fractions=(0.1,), epochs=2,
                  out=str(tmp_path), progress=False)
     assert (r["train"], r["test"]) == (284, 273)
     assert 100 / 20 < r["knn"] <= 100 and 100 / 20 < r["linear"] <= 100  # above chance (20 actions)
     semi = r["semi"][0]
     assert semi["labelled"] >= 20 and semi["labelled"] < 0.2 * 284
     assert 0 <= semi["pretrained"] <= 100 and 0 <= semi["random_init"] <= 100
-    assert r["transfer"]["target"] == "nwucla" and r["transfer"]["test"] == 464
+    assert r["finetune"]["target"] == "nwucla" and r["finetune"]["test"] == 464
+    assert 100 / 20 < r["raw_knn"] <= 100 and r["pretraining"] == ["nwucla"] and r["left_out"]
     assert 0 <= r["supervised"]["accuracy"] <= 100 and r["supervised"]["lr"] == 1e-3
     assert "supervised, same architecture" in format_result(r)
     assert json.loads((tmp_path / "summary.json").read_text())["linear"] == r["linear"]
@@ -217,17 +220,16 @@ def test_throughput_bench_measures_the_three_ways(capsys):
     bench(["--steps", "2", "--warmup", "1", "--rounds", "1", "reps=seq,image", "seq_hidden=16", "batch=8", "frames=16", "queue=32"])
     out = capsys.readouterr().out
     assert all(m in out for m in ("on-device", "per-sample", "none"))
-    from trainers.bench_isc import run
-    from trainers.isc import parse
+    from trainers.bench_isc import parse, run
     r = run(parse(["reps=seq", "seq_hidden=16", "batch=8", "frames=16", "queue=32"]), steps=2, warmup=1, rounds=1)
     assert all(r[m]["seq_per_s"] > 0 for m in ("on-device", "per-sample", "none"))
     assert r["none"]["augment_ms"] < r["per-sample"]["augment_ms"]
 
 
 def test_model_card_lists_every_training_command_behind_a_checkpoint(tmp_path):
-    """`trainers.export_action.made_by` follows ``init=`` back to the first runs: each command
+    """`trainers.export.made_by` follows ``init=`` back to the first runs: each command
     once, in the order they have to run."""
-    from trainers.export_action import made_by
+    from trainers.export import made_by
     enc = make_encoder("seq", hidden=8)
 
     def ckpt(name, init=""):

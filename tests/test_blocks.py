@@ -108,7 +108,7 @@ def test_action_encoders_map_sequences_to_features_and_learn():
 
 
 def test_isc_cross_contrast_uses_the_other_representations_keys_and_queue(monkeypatch):
-    import trainers.isc as isc
+    import trainers.methods.isc as isc
     cfg = isc.ISCConfig(reps=("seq", "graph"), intra=True, inter=True, queue=32, proj=8, seq_hidden=8, frames=16)
     monkeypatch.setattr(isc, "encoder_kwargs", lambda c, kind: {"seq": {"hidden": 8}, "graph": {"channels": (8,)},
                                                                   "image": {"width": 8, "dim": 16}}[kind])
@@ -135,7 +135,7 @@ def test_shuffled_keys_come_back_in_the_batch_order():
     """Keys of a BatchNorm branch are computed in two halves of a shuffled batch (MoCo's shuffle
     BN): in eval mode (no batch statistics) they equal the plain forward, row for row; in
     training mode they differ (other statistics), yet stay unit vectors."""
-    from trainers.isc import ISC, ISCConfig
+    from trainers.methods.isc import ISC, ISCConfig
     torch.manual_seed(0)
     model = ISC(ISCConfig(reps=("graph",), inter=False, graph_channels=(8, 8), proj=16, queue=32))
     branch = model.key["graph"]

@@ -144,3 +144,95 @@ def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tm
     # without levelling, tilt changes what the encoder sees
     res = robustness.evaluate(str(tmp_path / "rev" / "best"), ["reference", "pitch20"])["conditions"]
     assert res["pitch20"]["per_window"] != res["reference"]["per_window"]
+
+
+# every method registered in METHODS: how a test runs it small (a new method without an entry fails)
+def _method_args(method: str, kgbd_root, msr_root) -> list[str]:
+    return {"sge_la": ["--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"), f"data_root={kgbd_root}", *SMALL],
+            "isc": ["--config", str(REPO / "trainers/configs/isc_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
+                    "batch=16", "seq_hidden=16", "frames=16", "queue=32"]}[method]
+
+
+def _methods():
+    from trainers.methods import METHODS
+    return sorted(METHODS)
+
+
+@pytest.mark.parametrize("method", _methods())
+def test_every_method_trains_two_steps_through_the_one_trainer_and_resumes(method, kgbd_root, msr_root, tmp_path):
+    args = [method, *_method_args(method, kgbd_root, msr_root), f"out={tmp_path}", "steps_per_epoch=2", "device=cpu"]
+    metrics = run_main([*args, "epochs=1"])
+    first = metrics["history"][0]
+    assert metrics["epochs"] == 1 and first["val_loss"] > 0 and np.isfinite(first["val_loss"])
+    assert any(k.startswith("train_") and v > 0 for k, v in first.items())
+    saved = [p for p in tmp_path.glob("*.json") if p.name != "metrics.json"]
+    assert saved, "no checkpoint written"
+    from engine.checkpoint import read_meta
+    assert all(read_meta(p)["method"] == method for p in saved)
+    # resume continues: epoch 1 is read back, not trained again, and epoch 2 follows
+    metrics = run_main([*args, "epochs=2", "--resume"])
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert metrics["history"][0] == json.loads(json.dumps(first))
+
+
+@pytest.mark.parametrize("method", _methods())
+def test_every_method_trains_as_two_ddp_processes_on_gloo(method, kgbd_root, msr_root, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    port = 29533 + _methods().index(method) + 1
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           str(REPO / "trainers/run.py"), method, *_method_args(method, kgbd_root, msr_root), f"out={tmp_path}",
+           "epochs=1", "steps_per_epoch=2", "device=cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["epochs"] == 1
+
+
+def _toy_actions(dataset: str, subjects: int, views: int = 1):
+    """An ActionSet whose clip i is filled with the value of its (dataset, subject, view) code."""
+    from trainers.action_data import ActionSet
+    meta, x = [], []
+    for s in range(1, subjects + 1):
+        for v in range(1, views + 1):
+            for rep in range(3):
+                meta.append({"subject": f"s{s:02d}", "view": f"v{v:02d}", "action": "a01", "dataset": dataset})
+                x.append(np.full((4, 20, 3), 1000 * (dataset == "kard") + 10 * s + v, np.float32))
+    return ActionSet(np.stack(x), np.zeros(len(x), int), ["a"], meta)
+
+
+def test_clip_data_over_two_datasets_yields_both_and_never_a_test_clip():
+    from trainers.data import ClipData
+    cfg, _ = config.load(None, ["dataset=nwucla,kard", "batch=4", "val_fraction=0.2"], SGELAConfig)
+    data = ClipData(cfg, 4, progress=False, sets={"nwucla": _toy_actions("nwucla", 4, views=3),
+                                                  "kard": _toy_actions("kard", 6)})
+    codes = np.concatenate([data.fit_x, data.val_x])[:, 0, 0, 0].astype(int)
+    nwucla, kard = codes[codes < 1000], codes[codes >= 1000] - 1000
+    assert len(nwucla) and len(kard)
+    assert not np.any(nwucla % 10 == 3)  # NW-UCLA's test view v03
+    assert not np.any((kard // 10) % 2 == 0)  # KARD's test subjects (even)
+    assert len(nwucla) == 4 * 2 * 3 and len(kard) == 3 * 3  # every training clip is there, once
+    assert data.info["datasets"]["kard"]["test_clips_left_out"] == 9
+    seen = np.concatenate([data.tensors(i, train=True)["x"][:, 0, 0, 0] for i in data.batches(seed=1)])
+    assert set(seen.astype(int)) <= set(data.fit_x[:, 0, 0, 0].astype(int))
+    assert len(seen) == len(data.fit_x) // 4 * 4
+    # two ranks get disjoint halves of the same epoch, the same number each
+    r0, r1 = data.batches(seed=1, rank=0, world=2), data.batches(seed=1, rank=1, world=2)
+    assert len(r0) == len(r1) and not set(np.concatenate(r0)) & set(np.concatenate(r1))
+    with pytest.raises(ValueError, match="action datasets"):
+        config_bad, _ = config.load(None, ["dataset=nwucla,kgbd"], SGELAConfig)
+        ClipData(config_bad, 4, progress=False, sets={})
+
+
+def test_transfer_protocol_splits_a_left_out_dataset_by_its_own_protocol():
+    """`skelstream eval action --protocols transfer`: a dataset the checkpoint was pretrained on is
+    refused; one it never saw is split by its own protocol (KARD: odd subjects train)."""
+    from trainers.action_data import protocol_split
+    from trainers.evaluate.action import check_transfer, pretraining_datasets
+    meta = {"name": "toy", "training": {"dataset": "nwucla,msr,utd_mhad"}}
+    assert pretraining_datasets(meta) == ["nwucla", "msr", "utd_mhad"]
+    check_transfer(meta, "kard")
+    with pytest.raises(ValueError, match="pretrained on msr"):
+        check_transfer(meta, "msr")
+    train, test = protocol_split(_toy_actions("kard", 6), "kard")
+    assert {m["subject"] for m in train.meta} == {"s01", "s03", "s05"}
+    assert {m["subject"] for m in test.meta} == {"s02", "s04", "s06"}

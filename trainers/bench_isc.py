@@ -1,14 +1,14 @@
 """ISC training throughput, sequences per second, three ways side by side in one run:
 
 - ``on-device``: the augmentations as batched tensor ops on the training device
-  (`trainers.blocks.augment`, what `trainers.isc` does);
+  (`trainers.blocks.augment`, what `trainers.methods.isc` does);
 - ``per-sample``: the same augmentations drawn one sequence at a time on the CPU, as a
   DataLoader's worker would, then the batch copied to the device;
 - ``none``: no augmentation at all (two copies of the batch): the model's own cost, an upper
   bound.
 
-``python -m trainers.bench_isc [--steps N] [--warmup N] [--rounds N] [--json OUT] [key=value ...]`` (ISC keys:
-reps, frames, batch, seq_hidden, ...). Random sequences of the real shape are used: the data's
+``python -m trainers.bench_isc [--steps N] [--warmup N] [--rounds N] [--json OUT] [key=value ...]`` (the
+trainer's keys such as batch, lr, device, and ISC's: reps, frames, seq_hidden, ...). Random sequences of the real shape are used: the data's
 values do not change the cost.
 """
 
@@ -21,8 +21,18 @@ import time
 import torch
 
 from trainers.blocks.augment import spatio_temporal
-from trainers.isc import ISC, parse
+from trainers.config import load
+from trainers.methods.isc import ISC, ISCConfig
 from trainers.trainer import pick_device
+
+
+def parse(overrides: list[str]):
+    """``key=value`` items -> (run config, ISC config), with batch 64 and lr 0.01 unless given
+    (trainers/configs/isc_nwucla.yaml)."""
+    try:
+        return load(None, ["batch=64", "lr=0.01", *overrides], ISCConfig)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _augmenter(mode: str, cfg, device, gen_dev, gen_cpu):
@@ -35,10 +45,10 @@ def _augmenter(mode: str, cfg, device, gen_dev, gen_cpu):
     return lambda x: x
 
 
-def run(cfg, steps: int = 20, warmup: int = 3, modes=("on-device", "per-sample", "none"), rounds: int = 3) -> dict:
+def run(cfgs, steps: int = 20, warmup: int = 3, modes=("on-device", "per-sample", "none"), rounds: int = 3) -> dict:
     """Each mode measured ``rounds`` times, interleaved (so drift in the machine's speed hits all
     modes alike); the median round is reported."""
-    results = [_round(cfg, steps, warmup, modes) for _ in range(rounds)]
+    results = [_round(*cfgs, steps, warmup, modes) for _ in range(rounds)]
     out = dict(results[0])
     for mode in modes:
         ranked = sorted((r[mode] for r in results), key=lambda m: m["seq_per_s"])
@@ -46,14 +56,14 @@ def run(cfg, steps: int = 20, warmup: int = 3, modes=("on-device", "per-sample",
     return out
 
 
-def _round(cfg, steps: int, warmup: int, modes) -> dict:
-    device = pick_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+def _round(run_cfg, cfg, steps: int, warmup: int, modes) -> dict:
+    device = pick_device(run_cfg.device)
+    torch.manual_seed(run_cfg.seed)
     model = ISC(cfg).to(device)
-    opt = torch.optim.SGD(model.query.parameters(), lr=cfg.lr, momentum=0.9)
-    data_dev = torch.randn(cfg.batch, cfg.frames, 20, 3, device=device)
+    opt = torch.optim.SGD(model.query.parameters(), lr=run_cfg.lr, momentum=0.9)
+    data_dev = torch.randn(run_cfg.batch, cfg.frames, 20, 3, device=device)
     data_cpu = data_dev.cpu()
-    out = {"device": str(device), "batch": cfg.batch, "frames": cfg.frames, "reps": list(cfg.reps),
+    out = {"device": str(device), "batch": run_cfg.batch, "frames": cfg.frames, "reps": list(cfg.reps),
            "threads": torch.get_num_threads(), "steps": steps}
     for mode in modes:
         gen_dev = torch.Generator(device=device).manual_seed(0)
@@ -78,7 +88,7 @@ def _round(cfg, steps: int, warmup: int, modes) -> dict:
             augment(source), augment(source)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        out[mode] = {"seq_per_s": cfg.batch * steps / dt, "step_ms": 1e3 * dt / steps,
+        out[mode] = {"seq_per_s": run_cfg.batch * steps / dt, "step_ms": 1e3 * dt / steps,
                      "augment_ms": 1e3 * (time.perf_counter() - t1) / steps}
     return out
 

@@ -14,9 +14,9 @@ import yaml
 class TrainConfig:
     """Everything about a run except the method's own hyper-parameters (``method``)."""
 
-    dataset: str = "kgbd"
-    data_root: str = ""  # default: the extracted shared archive
-    protocol: str = "holdout"  # holdout (paper, one walk per person held out) | open (people split)
+    dataset: str = "kgbd"  # walks: kgbd; clips: a comma list of nwucla, msr, utd_mhad, kard
+    data_root: str = ""  # default: the extracted shared archive (one dataset only)
+    protocol: str = "holdout"  # walks: holdout (paper, one walk per person held out) | open (people split)
     split_seed: int = 0
     val_fraction: float = 0.1
     limit_people: int = 0  # train on the first N people only (0 = all); for quick runs
@@ -25,16 +25,26 @@ class TrainConfig:
     shared_joints: bool = False  # only the joints every sensor gives (engine.missing.SHARED_JOINTS)
     joint_dropout: float = 0.0  # p a training window loses another sensor's missing joints (filled)
     epochs: int = 150
+    steps_per_epoch: int = 0  # cap on the batches of an epoch (0: every batch; for quick runs and tests)
     batch: int = 128
     lr: float = 5e-4
-    clip: float = 5.0
+    optimizer: str = "adam"  # adam | sgd (momentum 0.9)
+    weight_decay: float = 0.0
+    schedule: str = "none"  # none | cosine (annealed over `epochs`)
+    clip: float = 5.0  # gradient value clipping (0: off)
     patience: int = 10
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bfloat16 autocast on CUDA
     out: str = "runs/run"
-    init: str = ""  # start from this checkpoint's weights (fine-tuning); same architecture
+    init: str = ""  # start from a checkpoint's weights (fine-tuning; ISC: REP=CHECKPOINT,...)
     method: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.schedule not in ("none", "cosine"):
+            raise ValueError(f"schedule must be none or cosine, got {self.schedule!r}")
 
 
 def _coerce(value: str, kind):
@@ -66,7 +76,10 @@ def build(cls, values: dict, where: str):
 
 def load(path: str | None, overrides: list[str], method_cls) -> tuple[TrainConfig, object]:
     """The run config and the method config from a YAML file plus ``key=value`` overrides
-    (``method.key=value`` for the method's own keys)."""
+    (``method.key=value`` for the method's own keys; a bare key that is not the run's but is
+    the method's goes to the method)."""
+    run_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+    method_keys = {f.name for f in dataclasses.fields(method_cls)}
     raw = yaml.safe_load(Path(path).read_text()) if path else {}
     raw = raw or {}
     method_raw = dict(raw.pop("method", {}) or {})
@@ -76,6 +89,8 @@ def load(path: str | None, overrides: list[str], method_cls) -> tuple[TrainConfi
         key, value = item.split("=", 1)
         if key.startswith("method."):
             method_raw[key[len("method."):]] = value
+        elif key not in run_keys and key in method_keys:
+            method_raw[key] = value
         else:
             raw[key] = value
     train = build(TrainConfig, raw, path or "overrides")

@@ -1,18 +1,30 @@
-"""Export a trained gait checkpoint as a bundled default: encoder weights only, float16, with a
-model card. ``python -m trainers.export RUN/best [--reid RESULTS/summary.json] [--name NAME]``."""
+"""Export a trained checkpoint of any method as a bundled default, with its model card.
+
+``python -m trainers.export RUN/NAME [--reid SUMMARY] [--eval SUMMARY ...] [--out PATH]``:
+- gait (sge_la, RUN/best): the encoder's weights as float16, the whitening, the open-set
+  calibration redone on what ships; ``--reid``: the `skelstream eval reid` summary for the card;
+  default destination the bundled gait checkpoint;
+- action (isc, RUN/REP): the encoder's weights (float32: a small model, and rounding is not worth
+  its risk); ``--eval``: `skelstream eval action ... --out EVAL` summaries for the card; default
+  destination the bundled action checkpoint. Then build the prototypes the engine uses
+  (`skelstream prototypes`).
+The card lists what the model is, its input, every command that made it and its results.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.checkpoint import DEFAULT_GAIT, read_meta
+from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, read_meta
+from trainers.methods.isc import init_checkpoints
 
-CARD = """# {name}: SGE-LA / CAGE gait encoder
+GAIT_CARD = """# {name}: SGE-LA / CAGE gait encoder
 
 - Method: SGE-LA with {attention} attention, pretext {pretext}, LCL {lcl} (seed 000); architecture
   {arch}.
@@ -33,13 +45,7 @@ CARD = """# {name}: SGE-LA / CAGE gait encoder
 """
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("checkpoint", help="trained checkpoint without suffix (e.g. runs/x/best)")
-    p.add_argument("--reid", help="summary.json of `skelstream eval reid` on this checkpoint")
-    p.add_argument("--out", default=str(DEFAULT_GAIT), help="destination without suffix")
-    args = p.parse_args(argv)
-    src, dst = Path(args.checkpoint), Path(args.out)
+def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
     meta = read_meta(src)
     init = meta["training"]["config"].get("init")
     # the starting point's own steps, read before the export may overwrite it (a fine-tuned default)
@@ -51,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     meta = dict(meta, name=dst.name, exported_from=str(src), weights_dtype="float16",
                 lineage=lineage + [meta["training"]["command"]])
     results = "not evaluated"
-    if args.reid:
-        summary = json.loads(Path(args.reid).read_text())["summary"]
+    if reid:
+        summary = json.loads(Path(reid).read_text())["summary"]
         meta["metrics"] = dict(meta.get("metrics", {}), reid=summary)
         rows = ["| scorer | probe unit | Rank-1 | Rank-5 | nAUC | mAP |", "|---|---|---|---|---|---|"]
         for scorer in ("matching", "recognition_ap", "recognition_sc"):
@@ -76,10 +82,10 @@ def main(argv: list[str] | None = None) -> None:
              for k, cmd in enumerate(meta["lineage"])]
     if "whitening" in meta["embedding"]:
         steps.append(f"  {len(steps) + 1}. `python -m trainers.whiten {src} --dims {meta['embedding']['whitening']['dims']}`")
-    steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {args.reid}`" if args.reid else "`")
+    steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {reid}`" if reid else "`")
                  + (" (float16 weights; the open-set thresholds are calibrated on them, as `skelstream eval "
                     "calibrate` does)" if "identity" in meta else ""))
-    dst.with_suffix(".md").write_text(CARD.format(
+    dst.with_suffix(".md").write_text(GAIT_CARD.format(
         name=dst.name, attention=hp["attention"].upper(), pretext=hp["pretext"], lcl="on" if hp["lcl"] else "off",
         arch=f"{arch['layers']}-layer LSTMs of {arch['hidden']} units per axis", window=meta["input"]["window"],
         seq_dim=meta["embedding"]["sequence"], frame_dim=meta["embedding"]["frame"], dataset=train["dataset"],
@@ -98,6 +104,117 @@ def main(argv: list[str] | None = None) -> None:
             "for a smaller gallery the engine lowers it from the stored per-person impostor tail so the rate "
             f"holds. Calibrated on {meta['identity']['data']}." if "identity" in meta else "not calibrated")))
     print(f"exported {src} -> {dst}.safetensors/.json/.md")
+
+
+ACTION_CARD = """# {name}: ISC action encoder ({kind})
+
+- Method: ISC, inter-skeleton contrastive pretraining (seed 002): {pairs}; augmentations
+  {augment}. Self-supervised: no labels were used in pretraining.
+- Architecture: {arch}.
+- Input: {frames} frames of the 20 Kinect v1 joints (canonical names) per clip, through
+  {view}. Live, the engine encodes the newest
+  {seconds:g} s of each track resampled to {frames} frames.
+- Output: a {dim}-value feature; L2-normalised for kNN, prototypes and `skelstream embed --kind action`.
+- Pretraining data: {dataset}, {protocol}; {epochs} epochs, {minutes:.0f} min on {device}.
+- Made by:
+{steps}
+- Weights: float32, {size:.1f} MB; git commit {commit}.
+
+## Results
+{results}
+"""
+
+
+def results_table(summaries: list[dict], metrics: dict) -> str:
+    """Frozen kNN / linear per dataset (test split, from the summaries; validation split inside
+    the training split, from the training run), then the fine-tuning protocols."""
+    rows = ["| dataset | protocol | accuracy (%) |", "|---|---|---|"]
+    for ds, r in metrics.get("validation", {}).items():
+        rows += [f"| {ds} | kNN (k=1), frozen, validation split | {r['knn']:.1f} |",
+                 f"| {ds} | linear, frozen, validation split | {r['linear']:.1f} |"]
+    frozen = metrics.get("frozen", {}) | {s["dataset"]: s for s in summaries
+                                          if "knn" in s and "linear" in s and s.get("split", "test") == "test"}
+    for ds, r in frozen.items():
+        rows += [f"| {ds} | kNN (k=1), frozen | {r['knn']:.1f} |", f"| {ds} | linear, frozen | {r['linear']:.1f} |"]
+        if "raw_knn" in r:
+            rows.append(f"| {ds} | baseline: kNN on resampled raw coordinates | {r['raw_knn']:.1f} |")
+    for s in summaries:
+        for row in s.get("semi", []):
+            rows.append(f"| {s['dataset']} | semi-supervised, {row['fraction']:.0%} labels, fine-tuned "
+                        f"(random init: {row['random_init']:.1f}) | {row['pretrained']:.1f} |")
+        if "supervised" in s:
+            rows.append(f"| {s['dataset']} | reference: the same architecture trained from random init with all labels "
+                        f"| {s['supervised']['accuracy']:.1f} |")
+        for key in ("finetune", "transfer"):  # "transfer" in summaries made before the one trainer
+            if not isinstance(s.get(key), dict) or "target" not in s[key]:
+                continue
+            t = s[key]
+            rows.append(f"| {t['target']} | fine-tuned from {s['pretrained_on']} "
+                        f"(random init: {t['random_init']:.1f}) | {t['pretrained']:.1f} |")
+    return "\n".join(rows)
+
+
+def made_by(meta: dict) -> list[str]:
+    """The training commands behind a checkpoint, first to last: those of the checkpoints its
+    run started from (``init=``, followed back to the start), each once, then its own."""
+    commands: list[str] = []
+    for path in init_checkpoints(meta["training"]["config"].get("init", "")).values():
+        commands += [c for c in made_by(read_meta(path)) if c not in commands]
+    return commands + [meta["training"]["command"]]
+
+
+def export_action(src: Path, dst: Path, evals: list[str]) -> None:
+    meta = read_meta(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src.with_suffix(".safetensors"), dst.with_suffix(".safetensors"))
+    summaries = [json.loads(Path(f).read_text()) for f in evals]
+    meta = dict(meta, name=dst.name, exported_from=str(src))
+    if summaries:
+        meta["metrics"] = dict(meta.get("metrics", {}), evaluations=summaries)
+    dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    train = meta["training"]
+    cfg = train["config"].get("method", train["config"])  # the method's keys (runs before the one trainer: flat)
+    arch = {k: v for k, v in meta["architecture"].items() if k != "kind"}
+    terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
+        ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
+    commands = made_by(meta) + [f"python -m trainers.export {src}" + "".join(f" --eval {e}" for e in evals),
+                                f"skelstream prototypes --checkpoint {dst} --dataset nwucla,kard,utd_mhad,msr "
+                                f"-o {dst}.prototypes.safetensors"]
+    steps = [f"  {i + 1}. `{c}`" for i, c in enumerate(commands)]
+    spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
+        f" (jitter {cfg['jitter_joints']} joints)" if cfg["spatial"] in ("jitter", "random") else "")
+    card = ACTION_CARD.format(
+        name=dst.name, kind=meta["architecture"]["kind"], pairs=" + ".join(terms) + f" over {', '.join(cfg['reps'])}",
+        augment=f"temporal crop-resize {'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}",
+        arch=f"{meta['architecture']['kind']} encoder {arch}", frames=meta["input"]["frames"],
+        view=meta["input"]["view"], seconds=meta["input"]["seconds"], dim=meta["embedding"]["dim"],
+        dataset=train["dataset"], protocol=train["protocol"], epochs=len(train["history"]),
+        minutes=train["minutes"], device=train["device"], steps="\n".join(steps),
+        size=dst.with_suffix(".safetensors").stat().st_size / 1e6, commit=meta.get("git_commit", "unknown"),
+        results=results_table(summaries, meta["metrics"]))
+    dst.with_suffix(".md").write_text(card)
+    print(f"wrote {dst}.safetensors, .json and .md")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m trainers.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="a run's checkpoint without suffix (runs/x/best, runs/isc/seq)")
+    p.add_argument("--reid", help="gait: summary.json of `skelstream eval reid` on this checkpoint")
+    p.add_argument("--eval", nargs="*", default=[], help="action: summary.json files of `skelstream eval action --out`")
+    p.add_argument("--out", help="destination without suffix (default: the bundled checkpoint of its kind)")
+    args = p.parse_args(argv)
+    src = Path(args.checkpoint)
+    try:
+        method = read_meta(src).get("method")
+    except FileNotFoundError as exc:
+        p.error(str(exc))
+    if method in ACTION_METHODS:
+        export_action(src, Path(args.out or DEFAULT_ACTION), args.eval)
+    elif method == "sge_la":
+        export_gait(src, Path(args.out or DEFAULT_GAIT), args.reid)
+    else:
+        p.error(f"{src}: method {method!r} has no export (sge_la, {', '.join(ACTION_METHODS)})")
 
 
 if __name__ == "__main__":

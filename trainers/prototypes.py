@@ -5,8 +5,17 @@ so a live window's label is that of its 1-nearest labelled clip (as the kNN prot
 ``--per-action K``, K k-means centres of each action's clips instead (smaller, less accurate;
 docs/RESULTS.md). The engine shows the nearest prototype's action and its cosine score.
 
-``--split all`` (the default, for use) takes every clip; ``--split train`` only the protocol's
-training split, and reports the nearest-prototype accuracy on its test split.
+``--dataset`` takes one labelled dataset or several (``nwucla,kard,utd_mhad,msr``): their label
+sets are joined (equal names are one action), so the engine can name what users do (walking,
+sitting down, waving...). ``--split all`` (the default, for use) takes every clip; ``--split
+train`` only the protocols' training splits, and reports the nearest-prototype accuracy on their
+test splits.
+
+``--windows live`` (the default) makes the prototypes from what the engine encodes: the newest
+``input.seconds`` (1 s) of a track, every ``--hop`` seconds along each clip (a clip shorter than
+that gives its whole length); ``--windows clip`` from whole clips resampled to the checkpoint's
+frames (what `skelstream eval action` uses). A 6 s walk resampled whole looks like no 1 s window
+of walking, so live labels want live prototypes (docs/RESULTS.md).
 
 The file is safetensors: ``prototypes [M, D]`` float32 and ``labels [M]`` (the action of each
 row), with the action names, the checkpoint's fingerprint, the dataset and the clip counts in
@@ -55,30 +64,71 @@ def nearest(embeddings: np.ndarray, prototypes: np.ndarray, labels: np.ndarray) 
     return labels[best], s[np.arange(len(s)), best]
 
 
+def labelled_inputs(dataset: str, meta: dict, split: str, windows: str, hop: float = 0.5, progress: bool = True):
+    """(train inputs, train action names, test inputs, test action names) of one dataset's
+    protocol for the encoder of ``meta``: whole clips or live windows (see the module doc).
+    ``split`` all: every clip in "train", none in "test"."""
+    from engine.datasets import open_dataset
+    from engine.datasets.cache import extract
+    from engine.embed import action_windows
+    from engine.models.action import action_input
+    from engine.skeleton import to_canonical
+    from trainers.action_data import DATASETS, action_titles, test_mask
+    from tqdm import tqdm
+    root = extract(DATASETS[dataset], progress=progress)
+    ds = open_dataset(root)
+    items = [it for it in ds.items if it.meta.get("used", "1") == "1"]
+    codes = sorted({it.meta["action"] for it in items})
+    titles = dict(zip(codes, action_titles(root, codes)))
+    frames = int(meta["input"]["frames"])
+    is_test = test_mask([it.meta for it in items], dataset) if split == "train" else np.zeros(len(items), bool)
+    out = {False: [[], []], True: [[], []]}  # inputs, action names
+    for it, test in tqdm(list(zip(items, is_test)), desc=f"reading {dataset}", disable=None if progress else True, leave=False):
+        seq = ds.read(it.path)
+        joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        x = action_windows(joints, conf, seq.fps, meta, hop=hop) if windows == "live" else np.zeros((0,))
+        if len(x) == 0:
+            x = action_input(joints, conf, frames)[None]
+        out[bool(test)][0].append(x)
+        out[bool(test)][1] += [titles[it.meta["action"]]] * len(x)
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, frames, 20, 3), np.float32)  # noqa: E731
+    return cat(out[False][0]), out[False][1], cat(out[True][0]), out[True][1]
+
+
 def main(args) -> None:
     from engine.checkpoint import load_action
-    from trainers.evaluate.action import features, load_protocol
-    from trainers.action_data import ActionSet
+    from trainers.data import dataset_names
+    from trainers.evaluate.action import features
 
+    try:
+        datasets = dataset_names(args.dataset)
+    except ValueError as exc:
+        raise SystemExit(f"--dataset: {exc}") from None
     encoder, meta = load_action(args.checkpoint, device=args.device)
-    train_set, test_set = load_protocol(args.dataset, int(meta["input"]["frames"]))
-    use = train_set if args.split == "train" else ActionSet(
-        np.concatenate([train_set.x, test_set.x]), np.concatenate([train_set.label, test_set.label]),
-        train_set.names, train_set.meta + test_set.meta)
-    protos, owner = build(features(encoder, use.x, args.device), use.label, use.names, args.per_action)
-    info = {"names": json.dumps(use.names), "checkpoint": meta["name"], "fingerprint": meta["fingerprint"],
-            "dataset": args.dataset, "split": args.split, "per_action": str(args.per_action),
-            "clips": json.dumps([int((use.label == c).sum()) for c in range(len(use.names))])}
+    train_x, train_n, test_x, test_n = [], [], [], []
+    for d in datasets:
+        a, an, b, bn = labelled_inputs(d, meta, args.split, args.windows, args.hop)
+        train_x.append(a), test_x.append(b)
+        train_n += an
+        test_n += bn
+    names = list(dict.fromkeys(train_n))  # first-seen order: the datasets' own orders, joined
+    label = np.array([names.index(n) for n in train_n])
+    protos, owner = build(features(encoder, np.concatenate(train_x), args.device), label, names, args.per_action)
+    info = {"names": json.dumps(names), "checkpoint": meta["name"], "fingerprint": meta["fingerprint"],
+            "dataset": ",".join(datasets), "split": args.split, "windows": args.windows, "hop": str(args.hop),
+            "per_action": str(args.per_action), "inputs": json.dumps([int((label == c).sum()) for c in range(len(names))])}
     if args.split == "train":
-        best, _ = nearest(features(encoder, test_set.x, args.device), protos, owner)
-        acc = float((best == test_set.label).mean() * 100)
+        best, _ = nearest(features(encoder, np.concatenate(test_x), args.device), protos, owner)
+        acc = float((np.array(names)[best] == np.array(test_n)).mean() * 100)
         info["test_accuracy"] = f"{acc:.2f}"
-        print(f"nearest-prototype accuracy on the {args.dataset} test split: {acc:.1f} % ({len(test_set.x)} clips)")
+        print(f"nearest-prototype accuracy on the test splits of {', '.join(datasets)}: {acc:.1f} % "
+              f"({len(test_n)} {'live windows' if args.windows == 'live' else 'clips'})")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file({"prototypes": torch.from_numpy(protos), "labels": torch.from_numpy(owner)}, str(out), metadata=info)
-    print(f"wrote {out}: {len(protos)} prototypes of {len(use.names)} actions from {len(use.x)} {args.dataset} "
-          f"clips ({args.split}), checkpoint {meta['name']}")
+    print(f"wrote {out}: {len(protos)} prototypes of {len(names)} actions from {len(label)} "
+          f"{'live windows' if args.windows == 'live' else 'clips'} of {', '.join(datasets)} ({args.split}), "
+          f"checkpoint {meta['name']}")
 
 
 def register(sub) -> None:
@@ -86,9 +136,13 @@ def register(sub) -> None:
     p = sub.add_parser("prototypes", help="build labelled action prototypes for the engine",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="action checkpoint without suffix (default: the bundled one)")
-    p.add_argument("--dataset", default="nwucla", choices=["nwucla", "msr"])
+    p.add_argument("--dataset", default="nwucla",
+                   help="a labelled action dataset or a comma list (nwucla, msr, utd_mhad, kard); default nwucla")
     p.add_argument("--split", default="all", choices=["all", "train"],
-                   help="all clips (for use) or the protocol's training split (reports test accuracy)")
+                   help="all clips (for use) or the protocols' training splits (reports test accuracy)")
+    p.add_argument("--windows", default="live", choices=["live", "clip"],
+                   help="live: 1 s windows as the engine encodes (default); clip: whole clips resampled")
+    p.add_argument("--hop", type=float, default=0.5, help="live: seconds between a clip's windows (default 0.5)")
     p.add_argument("--per-action", type=int, default=0, metavar="K",
                    help="K k-means centres per action instead of every clip (default 0: every clip)")
     p.add_argument("--device", default="cpu")

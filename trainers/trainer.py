@@ -1,5 +1,8 @@
-"""The pretraining loop shared by the methods: data, splits, optimisation, early stopping on a
-validation split of the training walks, checkpoints and resume, TensorBoard, DDP."""
+"""The one pretraining loop of every method (`trainers.methods`): a data module
+(`trainers.data`: walks or clips) feeds it, the method returns named losses. Optimisation (Adam
+or SGD, optional cosine schedule, gradient clipping), AMP on CUDA, early stopping on the
+validation loss, checkpoints at the best epoch and resume, TensorBoard, metrics.json, progress
+bars, DDP through torchrun (gloo on CPU, NCCL on CUDA)."""
 
 from __future__ import annotations
 
@@ -18,10 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from engine import checkpoint
-from engine.models.sge_la import INPUT_JOINTS
 from trainers.config import TrainConfig
-from trainers.gait_data import (Walks, consecutive_batches, drop_sensor_joints, holdout_split, load_walks, people_split,
-                                validation_split, walk_dataset)
 
 
 def seed_everything(seed: int) -> None:
@@ -39,26 +39,8 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def training_walks(cfg: TrainConfig, length: int, progress: bool = True) -> tuple[Walks, Walks, dict]:
-    """(fit walks, validation walks, split description) for a run: the protocol's training
-    walks, minus a validation split carved from them."""
-    ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
-    walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints,
-                       shared_joints=cfg.shared_joints)
-    split = holdout_split if cfg.protocol == "holdout" else people_split
-    if cfg.protocol not in ("holdout", "open"):
-        raise ValueError(f"protocol must be holdout or open, got {cfg.protocol!r}")
-    train_ids, held_ids = split(walks, cfg.split_seed)
-    train = walks.subset(train_ids)
-    fit_ids, val_ids = validation_split(train, cfg.split_seed, cfg.val_fraction)
-    info = {"dataset": cfg.dataset, "root": str(ds.root), "protocol": cfg.protocol, "split_seed": cfg.split_seed,
-            "limit_people": cfg.limit_people, "train_walks": len(train_ids), "held_out_walks": len(held_ids),
-            "validation_walks": len(val_ids), "held_out": [walks.walk_id[w] for w in held_ids]}
-    return train.subset(fit_ids), train.subset(val_ids), info
-
-
 class Trainer:
-    """Runs one pretraining: ``Trainer(cfg, name, method_cfg, method_cls, command).fit()``."""
+    """Runs one pretraining: ``Trainer(cfg, name, method_cfg, method_cls, command).fit(data)``."""
 
     def __init__(self, cfg: TrainConfig, name: str, method_cfg, method_cls, command: str):
         self.cfg, self.name, self.method_cfg, self.command = cfg, name, method_cfg, command
@@ -73,11 +55,16 @@ class Trainer:
         self.world = dist.get_world_size() if self.distributed else 1
         self.main = self.rank == 0
         seed_everything(cfg.seed)
-        self.method = method_cls(method_cfg).to(self.device)
+        self.method = method_cls(method_cfg)
         if cfg.init:
-            self._init_from(cfg.init)
+            (self.method.init_from if hasattr(self.method, "init_from") else self._init_from)(cfg.init)
+        self.method = self.method.to(self.device)
         self.net = (DistributedDataParallel(self.method) if self.distributed else self.method)
-        self.optimizer = torch.optim.Adam(self.method.parameters(), lr=cfg.lr)
+        params = [p for p in self.method.parameters() if p.requires_grad]  # MoCo's key encoders only follow
+        self.optimizer = (torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.optimizer == "adam"
+                          else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay))
+        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, cfg.epochs)
+                          if cfg.schedule == "cosine" else None)
         self.out = Path(cfg.out)
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
 
@@ -92,30 +79,30 @@ class Trainer:
             raise ValueError(f"init={path}: its weights do not fit this {self.name} config "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
-    def _losses(self, windows: torch.Tensor, gen: torch.Generator, target: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
+    def _losses(self, batch: dict[str, np.ndarray], gen: torch.Generator) -> dict[str, torch.Tensor]:
+        x = torch.from_numpy(batch["x"]).to(self.device, non_blocking=True)
+        clean = torch.from_numpy(batch["clean"]).to(self.device) if "clean" in batch else None
         amp = self.cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-            return self.net(windows, gen, target)  # through DDP when distributed, so gradients are all-reduced
+            return self.net(x, gen, clean)  # through DDP when distributed, so gradients are all-reduced
 
-    def _batches(self, walks: Walks, seed: int, shard: bool = True) -> list[np.ndarray]:
-        """This rank's share of an epoch's batches: every rank gets the same number, so DDP's
-        collective calls stay in step."""
-        rng = np.random.default_rng(seed)
-        batches = list(consecutive_batches(walks, self.cfg.batch, rng))
-        if not shard:
-            return batches
-        return batches[: len(batches) // self.world * self.world][self.rank::self.world]
+    def _per(self, idx: np.ndarray) -> int:
+        """What a batch's losses are divided by for the logs: its size when the method sums over
+        the batch (``summed_losses``), else 1 (already means)."""
+        return len(idx) if getattr(self.method, "summed_losses", False) else 1
 
-    def _validate(self, val: Walks) -> float:
+    def _validate(self, data) -> float:
+        """Mean validation loss per sequence (weight decay terms left out); the same value on
+        every rank."""
         self.method.eval()
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator(device=self.device).manual_seed(0)
         total, count = 0.0, 0
         with torch.no_grad():
-            for idx in self._batches(val, seed=12345, shard=False):  # same value on every rank
-                w = torch.from_numpy(val.windows[idx]).to(self.device)
-                terms = self.method.losses(w, gen)
-                total += float(sum(v for k, v in terms.items() if k != "l2")) / len(idx)
+            for idx in data.val_batches():
+                batch = data.tensors(idx, train=False)
+                x = torch.from_numpy(batch["x"]).to(self.device)
+                terms = self.method(x, gen, None)
+                total += float(sum(v for k, v in terms.items() if k != "l2")) / self._per(idx)
                 count += 1
         self.method.train()
         return total / max(count, 1)
@@ -125,6 +112,7 @@ class Trainer:
 
     def _save_state(self) -> None:
         torch.save({"model": self.method.state_dict(), "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict() if self.scheduler else {},
                     "epoch": self.epoch, "best": self.best, "stale": self.stale,
                     "history": json.dumps(self.history)}, self._state_path())
 
@@ -136,32 +124,52 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.method.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.best, self.stale = int(state["epoch"]), float(state["best"]), int(state["stale"])
         self.history = json.loads(state["history"])
         return True
 
-    def checkpoint_meta(self, split: dict, metrics: dict) -> dict:
-        m = self.method_cfg
-        model_cfg = m.model_config()
-        return {
-            "method": self.name, "architecture": model_cfg.to_dict(),
-            "hyperparameters": asdict(m),
-            "input": {"joints": list(INPUT_JOINTS), "window": m.length, "fps": 30.0,
-                      "upright": self.cfg.upright, "common_joints": self.cfg.common_joints,
-                      "shared_joints": self.cfg.shared_joints,
-                      "normalisation": ("canonical joints; " + ("only the joints every sensor gives (hands "
-                                        "at the wrists, feet at the ankles); " if self.cfg.shared_joints else "")
-                                        + ("spine joints from hips and shoulders; " if self.cfg.common_joints else "") + ("per walk: levelled (mean "
-                                        "torso axis along +y); " if self.cfg.upright else "") + "per window: "
-                                        "first-frame SpineBase at the origin, rotated about y to face "
-                                        "-z; metres")},
-            "embedding": {"frame": 3 * m.hidden, "sequence": 3 * m.hidden * m.length},
-            "training": {"command": self.command, "config": asdict(self.cfg), **split},
-            "metrics": metrics,
-        }
+    def run_meta(self, data, metrics: dict) -> dict:
+        """What every checkpoint of the run records about how it was made."""
+        return {"training": {"command": self.command, "config": asdict(self.cfg) | {"method": asdict(self.method_cfg)},
+                             **data.info, "history": self.history, "device": str(self.device), "world_size": self.world,
+                             "minutes": (time.time() - self.start) / 60},
+                "metrics": metrics}
 
-    def fit(self, fit: Walks, val: Walks, split: dict, resume: bool = False) -> dict:
-        """Train until ``epochs`` or early stopping; returns the metrics (also metrics.json)."""
+    def _save_best(self, data, val_loss: float) -> list[Path]:
+        run = self.run_meta(data, {"val_loss": val_loss, "epoch": self.epoch})
+        return [checkpoint.save(self.out / name, module, meta)
+                for name, (module, meta) in self.method.checkpoints(run).items()]
+
+    def _report(self, data, saved: list[Path]) -> dict:
+        """Action methods: the best checkpoints' frozen kNN / linear on each dataset's validation
+        split inside its training split (`trainers.action_data.validation_split`; labels used
+        only here, the test splits never), written into their metadata."""
+        if data.kind != "clips" or not saved:
+            return {}
+        from engine.checkpoint import load_action
+        from trainers.action_data import load_protocol
+        from trainers.evaluate.action import evaluate_features
+        report = {}
+        for path in saved:
+            encoder, meta = load_action(path, device=str(self.device))
+            rows = {}
+            for name in data.names:
+                fit, val = load_protocol(name, int(meta["input"]["frames"]), progress=False, split="val",
+                                         root=self.cfg.data_root)
+                r = evaluate_features(encoder, fit, val, self.device)
+                rows[name] = {"knn": r["knn"], "linear": r["linear"]}
+                print(f"{path.name}: {name} validation (inside its training split): kNN {r['knn']:.1f}  "
+                      f"linear {r['linear']:.1f}", flush=True)
+            meta["metrics"] = dict(meta.get("metrics", {}), validation=rows)
+            path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+            report[path.name] = rows
+        return report
+
+    def fit(self, data, resume: bool = False) -> dict:
+        """Train on a data module until ``epochs`` or early stopping; returns the metrics (also
+        OUT/metrics.json)."""
         cfg = self.cfg
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -171,21 +179,19 @@ class Trainer:
         if self.main:
             from torch.utils.tensorboard import SummaryWriter
             writer = SummaryWriter(str(self.out / "tensorboard"))
-        start, seen = time.time(), 0
+        self.start, seen, saved = time.time(), 0, []
         while self.epoch < cfg.epochs and self.stale < cfg.patience:
-            gen = torch.Generator().manual_seed(cfg.seed * 100003 + self.epoch)
-            batches = self._batches(fit, seed=cfg.seed * 7 + self.epoch)
-            drop_rng = np.random.default_rng([cfg.seed, self.epoch, self.rank])
+            gen = torch.Generator(device=self.device).manual_seed(cfg.seed * 100003 + self.epoch * 101 + self.rank)
+            batches = data.batches(cfg.seed * 7 + self.epoch, self.rank, self.world)
+            if cfg.steps_per_epoch:
+                batches = batches[:cfg.steps_per_epoch]
+            rng = np.random.default_rng([cfg.seed, self.epoch, self.rank])
             sums: dict[str, float] = {}
-            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=None if self.main else True,
-                       leave=False)
+            bar = tqdm(batches, desc=f"{self.name} epoch {self.epoch + 1}/{cfg.epochs}",
+                       disable=None if self.main else True, leave=False)
             t0 = time.time()
             for idx in bar:
-                clean = fit.windows[idx]
-                w = torch.from_numpy(drop_sensor_joints(clean, drop_rng, cfg.joint_dropout) if cfg.joint_dropout
-                                     else clean).to(self.device, non_blocking=True)
-                target = torch.from_numpy(clean).to(self.device) if cfg.joint_dropout else None
-                terms = self._losses(w, gen, target)
+                terms = self._losses(data.tensors(idx, train=True, rng=rng), gen)
                 loss = sum(terms.values())
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -193,19 +199,21 @@ class Trainer:
                     torch.nn.utils.clip_grad_value_(self.method.parameters(), cfg.clip)
                 self.optimizer.step()
                 for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / len(idx)
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / self._per(idx)
                 seen += len(idx) * self.world
-                bar.set_postfix(loss=f"{float(loss.detach()) / len(idx):.3f}",
+                bar.set_postfix(loss=f"{float(loss.detach()) / self._per(idx):.3f}",
                                 seq_s=f"{len(idx) * self.world * (bar.n + 1) / (time.time() - t0):.0f}")
+            if self.scheduler:
+                self.scheduler.step()
             epoch_time = time.time() - t0
             train_terms = {k: v / max(len(batches), 1) for k, v in sums.items()}
-            val_loss = self._validate(val)
+            val_loss = self._validate(data)
             self.epoch += 1
             improved = val_loss < self.best
             self.best, self.stale = (val_loss, 0) if improved else (self.best, self.stale + 1)
             record = {"epoch": self.epoch, "val_loss": val_loss, "seconds": epoch_time,
                       "sequences_per_s": len(batches) * cfg.batch * self.world / max(epoch_time, 1e-9),
-                      **{f"train_{k}": v for k, v in train_terms.items()}}
+                      "lr": self.optimizer.param_groups[0]["lr"], **{f"train_{k}": v for k, v in train_terms.items()}}
             self.history.append(record)
             if self.main:
                 for k, v in record.items():
@@ -213,14 +221,14 @@ class Trainer:
                         writer.add_scalar(k, v, self.epoch)
                 print(json.dumps(record), flush=True)
                 if improved:
-                    checkpoint.save(self.out / "best", self.method,
-                                    self.checkpoint_meta(split, {"val_loss": val_loss, "epoch": self.epoch}))
+                    saved = self._save_best(data, val_loss)
                 self._save_state()
         metrics = {"epochs": self.epoch, "best_val_loss": self.best, "stopped_early": self.stale >= cfg.patience,
-                   "train_seconds": time.time() - start, "sequences_per_s": seen / max(time.time() - start, 1e-9),
+                   "train_seconds": time.time() - self.start, "sequences_per_s": seen / max(time.time() - self.start, 1e-9),
                    "device": str(self.device), "world_size": self.world, "history": self.history}
         if self.main:
             writer.close()
+            metrics["validation"] = self._report(data, saved)
             (self.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
         if self.distributed:
             dist.destroy_process_group()

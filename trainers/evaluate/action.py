@@ -11,14 +11,26 @@ Protocols (accuracies in percent of the test split; nothing is chosen on the tes
   regression on the labelled clips' frozen features (a linear probe, then fine-tuning), since at
   lr 1e-4 a head from zero barely moves on a hundred clips. The same run from a randomly
   initialised encoder of the same architecture is the baseline.
-- ``transfer``: the same fine-tuning with all training labels of ANOTHER dataset (pretrained on
-  NW-UCLA, evaluated on MSR Action3D or the other way round), beside its random-init baseline.
+- ``transfer``: leave-one-dataset-out: a checkpoint pretrained WITHOUT the dataset (not even its
+  training split; `pretraining_datasets`), judged on that dataset's own protocol with frozen kNN
+  and linear. Refused for a dataset the checkpoint was pretrained on.
+- ``finetune``: the fine-tuning of ``semi`` with all training labels of ANOTHER dataset
+  (``--transfer-to``; default NW-UCLA <-> MSR Action3D), beside its random-init baseline.
 - ``supervised``: the reference for the frozen figures: the same architecture from random init
   trained with every training label (the same loop, lr 1e-3).
 
-Splits (`trainers.action_data.protocol_split`): NW-UCLA cross-view (train v01+v02, test v03),
-MSR Action3D cross-subject (odd / even subjects). ``--split val`` evaluates inside the training
-split instead (NW-UCLA v01 -> v02, MSR subjects 1, 3, 5 -> 7, 9): settings are chosen there. Plots: a confusion matrix of the linear
+Beside every frozen figure (knn, linear, transfer), the same run computes the trivial baseline:
+``raw_knn``, 1-nearest neighbour (cosine) on the resampled, centred raw coordinates (the clips
+exactly as the encoder gets them, flattened). An encoder that loses to it is a bug to find.
+
+Clips: offline, every figure here encodes WHOLE clips resampled to the checkpoint's frames (as in
+pretraining). Live, the engine encodes the newest ``input.seconds`` (1 s) of each track
+resampled to the same frames (`engine.embed.action_windows`).
+
+Splits (`trainers.action_data.protocol_split`): NW-UCLA cross-view (train v01+v02, test v03);
+MSR Action3D, UTD-MHAD and KARD cross-subject (odd subjects train, even test). ``--split val``
+evaluates inside the training split instead (NW-UCLA v01 -> v02, MSR and KARD subjects 1, 3, 5 ->
+7, 9, UTD-MHAD 1, 3, 5 -> 7): settings are chosen there. Plots: a confusion matrix of the linear
 classifier and a t-SNE of the test clips' frozen features, coloured by action.
 """
 
@@ -37,8 +49,8 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from tqdm import tqdm
 
-DATASETS = {"nwucla": "nwucla", "msr": "msr_action3d"}
-PROTOCOL_NAMES = ("knn", "linear", "semi", "transfer", "supervised")
+from trainers.action_data import DATASETS, load_protocol
+PROTOCOL_NAMES = ("knn", "linear", "transfer", "semi", "finetune", "supervised")
 SUPERVISED_LR = 1e-3  # from random init; fine-tuning a pretrained encoder uses 1e-4
 
 
@@ -74,6 +86,25 @@ def evaluate_features(fn, train_set, test_set, device) -> dict:
     return {"knn": knn_accuracy(tr, train_set.label, te, test_set.label),
             "linear": linear_accuracy(tr, train_set.label, te, test_set.label),
             "dim": int(tr.shape[1]), "train": len(tr), "test": len(te)}
+
+
+def raw_knn_accuracy(train_set, test_set) -> float:
+    """The trivial baseline: 1-NN (cosine) on the clips' resampled, centred coordinates, flattened."""
+    return knn_accuracy(train_set.x.reshape(len(train_set.x), -1), train_set.label,
+                        test_set.x.reshape(len(test_set.x), -1), test_set.label)
+
+
+def pretraining_datasets(meta: dict) -> list[str]:
+    """The datasets a checkpoint's pretraining read (``training.dataset``: one name or a comma list)."""
+    return [d for d in str(meta.get("training", {}).get("dataset", "")).split(",") if d]
+
+
+def check_transfer(meta: dict, dataset: str) -> None:
+    """``transfer`` judges a checkpoint on a dataset it never saw: refuse one it was pretrained on."""
+    seen = pretraining_datasets(meta)
+    if dataset in seen:
+        raise ValueError(f"transfer: {meta.get('name', 'the checkpoint')} was pretrained on {dataset}'s training split "
+                         f"(pretraining data: {', '.join(seen)}); pretrain without it (dataset=...) or use knn,linear")
 
 
 def labelled_fraction(labels: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
@@ -148,17 +179,6 @@ def random_like(meta: dict) -> nn.Module:
     return encoder_from(meta["architecture"])
 
 
-def load_protocol(dataset: str, frames: int, progress: bool = True, split: str = "test"):
-    """(train, test) clips of a dataset's protocol; ``split="val"``: (fit, validation) inside
-    its training split (`trainers.action_data.validation_split`), for choosing settings."""
-    from engine.datasets.cache import extract
-    from trainers.action_data import load_actions, protocol_split, validation_split
-    if dataset not in DATASETS:
-        raise SystemExit(f"--dataset must be one of {sorted(DATASETS)}, got {dataset!r}")
-    train, test = protocol_split(load_actions(extract(DATASETS[dataset], progress=progress), frames, progress=progress), dataset)
-    return validation_split(train, dataset) if split == "val" else (train, test)
-
-
 def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[str, ...] = ("knn", "linear"),
              fractions: tuple[float, ...] = (0.05, 0.1, 0.3), transfer_to: str = "", epochs: int = 50,
              out: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = True,
@@ -167,6 +187,8 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
     from trainers.evaluate.plots import confusion_png, tsne_png
 
     encoder, meta = load_action(checkpoint, device=device)
+    if "transfer" in protocols:
+        check_transfer(meta, dataset)
     frames = int(meta["input"]["frames"])
     train_set, test_set = load_protocol(dataset, frames, progress, split)
     classes = len(train_set.names)
@@ -178,9 +200,14 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
     outdir = Path(out) if out else None
     if outdir:
         outdir.mkdir(parents=True, exist_ok=True)
-    if "knn" in protocols:
+    frozen = {"knn", "linear", "transfer"} & set(protocols)
+    if frozen:
+        result["raw_knn"] = raw_knn_accuracy(train_set, test_set)
+        result["pretraining"] = pretraining_datasets(meta)
+        result["left_out"] = dataset not in result["pretraining"]
+    if "knn" in protocols or "transfer" in protocols:
         result["knn"] = knn_accuracy(tr, train_set.label, te, test_set.label)
-    if "linear" in protocols:
+    if "linear" in protocols or "transfer" in protocols:
         scaler, clf = linear_probe(tr, train_set.label)
         pred = clf.predict(scaler.transform(te))
         result["linear"] = float((pred == test_set.label).mean() * 100)
@@ -205,14 +232,14 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
         r = finetune(random_like(meta), train_set, test_set, classes, device, epochs=epochs, lr=SUPERVISED_LR,
                      seed=seed, progress=progress, desc="supervised")
         result["supervised"] = {"accuracy": r["accuracy"], "epochs": epochs, "lr": SUPERVISED_LR}
-    if "transfer" in protocols:
+    if "finetune" in protocols:
         target = transfer_to or ("msr" if dataset == "nwucla" else "nwucla")
         t_train, t_test = load_protocol(target, frames, progress)
         row = {"target": target, "train": len(t_train.x), "test": len(t_test.x)}
         for name, enc in (("pretrained", encoder), ("random_init", random_like(meta))):
             row[name] = finetune(enc, t_train, t_test, len(t_train.names), device, epochs=epochs, seed=seed,
                                  progress=progress, desc=f"transfer {name}")["accuracy"]
-        result["transfer"] = row
+        result["finetune"] = row
     if outdir:
         (outdir / "summary.json").write_text(json.dumps(result, indent=2))
     return result
@@ -221,17 +248,20 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
 def format_result(r: dict) -> str:
     lines = [f"{r['checkpoint']} ({r['representation']}, pretrained on {r['pretrained_on']}) on {r['dataset']} "
              f"({r['split']}): {r['train']} training / {r['test']} {r['split']} clips"]
-    for k in ("knn", "linear"):
+    if "raw_knn" in r:
+        lines[0] += (f"; pretrained on {', '.join(r['pretraining'])}"
+                     + (f" ({r['dataset']} left out: transfer)" if r["left_out"] else ""))
+    for k in ("knn", "linear", "raw_knn"):
         if k in r:
-            lines.append(f"  {k:<7} {r[k]:5.1f} %")
+            lines.append(f"  {k:<7} {r[k]:5.1f} %" + ("   (baseline: kNN on the raw coordinates)" if k == "raw_knn" else ""))
     for row in r.get("semi", []):
         lines.append(f"  semi {row['fraction']:.0%} ({row['labelled']} labelled): fine-tuned {row['pretrained']:.1f} %,"
                      f" from random init {row['random_init']:.1f} %")
     if "supervised" in r:
         lines.append(f"  supervised, same architecture from random init, all labels: {r['supervised']['accuracy']:.1f} %")
-    if "transfer" in r:
-        t = r["transfer"]
-        lines.append(f"  transfer to {t['target']}: fine-tuned {t['pretrained']:.1f} %, from random init {t['random_init']:.1f} %")
+    if "finetune" in r:
+        t = r["finetune"]
+        lines.append(f"  fine-tuned on {t['target']}: fine-tuned {t['pretrained']:.1f} %, from random init {t['random_init']:.1f} %")
     return "\n".join(lines)
 
 
@@ -241,14 +271,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("checkpoint", nargs="?", help="action checkpoint without suffix (default: the bundled one)")
     p.add_argument("--dataset", default="nwucla", choices=sorted(DATASETS))
     p.add_argument("--protocols", default="knn,linear",
-                   help="comma list of knn, linear, semi, transfer, supervised (the architecture trained from "
-                   "random init with every training label, Adam 1e-3: the reference the frozen features face)")
+                   help="comma list of knn, linear, transfer (frozen kNN and linear on a dataset the checkpoint "
+                   "was pretrained without), semi, finetune (fine-tuned on another dataset's labels), supervised "
+                   "(the architecture trained from random init with every training label, Adam 1e-3: the "
+                   "reference the frozen features face); the raw-coordinate kNN baseline comes with the frozen ones")
     p.add_argument("--fractions", default="0.05,0.1,0.3", help="labelled fractions for semi")
-    p.add_argument("--transfer-to", default="", help="target dataset of transfer (default: the other one)")
-    p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (semi, transfer, supervised)")
+    p.add_argument("--transfer-to", default="", help="target dataset of finetune (default: NW-UCLA <-> MSR)")
+    p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (semi, finetune, supervised)")
     p.add_argument("--split", default="test", choices=["test", "val"],
                    help="test: the protocol's test split; val: a validation split inside its training split "
-                   "(NW-UCLA v01 -> v02, MSR subjects 1,3,5 -> 7,9), for choosing settings")
+                   "(NW-UCLA v01 -> v02, MSR and KARD subjects 1,3,5 -> 7,9, UTD-MHAD 1,3,5 -> 7), for choosing settings")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for summary.json, confusion.png and tsne.png")
@@ -257,6 +289,9 @@ def main(argv: list[str] | None = None) -> None:
     bad = sorted(set(protocols) - set(PROTOCOL_NAMES))
     if bad:
         raise SystemExit(f"unknown protocol(s) {bad}; choose from {', '.join(PROTOCOL_NAMES)}")
-    r = evaluate(args.checkpoint, args.dataset, protocols, tuple(float(f) for f in args.fractions.split(",")),
-                 args.transfer_to, args.epochs, args.out, args.device, args.seed, split=args.split)
+    try:
+        r = evaluate(args.checkpoint, args.dataset, protocols, tuple(float(f) for f in args.fractions.split(",")),
+                     args.transfer_to, args.epochs, args.out, args.device, args.seed, split=args.split)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     print(format_result(r))

@@ -18,7 +18,7 @@ def register(sub) -> None:
                        description="skelstream eval reid CHECKPOINT... [options] | skelstream eval "
                        "robustness CHECKPOINT [options] | skelstream eval transfer [CHECKPOINT...] [--protocols kard,nwucla,kgbd] | "
                        "skelstream eval calibrate CHECKPOINT [--far F] [--write] | "
-                       "skelstream eval action [CHECKPOINT] [--dataset nwucla|msr] [--protocols knn,linear,semi,transfer]: "
+                       "skelstream eval action [CHECKPOINT] [--dataset nwucla|msr|utd_mhad|kard] [--protocols knn,linear,transfer,semi,finetune,supervised]: "
                        "see `skelstream eval PROTOCOL --help`.")
     p.add_argument("protocol", choices=["reid", "robustness", "calibrate", "action", "transfer"])
     p.add_argument("args", nargs=argparse.REMAINDER)

@@ -7,7 +7,7 @@ sum of squared weights (biases excluded) times beta.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -63,6 +63,9 @@ class GroupedMLP(nn.Module):
 class SGELAMethod(nn.Module):
     """The encoder-decoder plus LCL's projection; `losses` returns the named loss terms."""
 
+    data = "walks"
+    summed_losses = True  # the authors' scales: sums over the batch
+
     def __init__(self, cfg: SGELAConfig):
         super().__init__()
         self.cfg = cfg
@@ -85,7 +88,8 @@ class SGELAMethod(nn.Module):
             return x, y.flip(2), y.flip(2)
         if self.cfg.pretext == "prediction":
             return x, torch.cat([y[:, 1:], y[:, -1:]], 1), None
-        perm = torch.stack([torch.randperm(x.shape[2], generator=generator) for _ in range(x.shape[1])])
+        device = generator.device if generator is not None else x.device
+        perm = torch.stack([torch.randperm(x.shape[2], generator=generator, device=device) for _ in range(x.shape[1])])
         shuffled = torch.gather(x, 2, perm.to(x.device)[None, :, :, None].expand_as(x))
         return shuffled, y, None
 
@@ -111,3 +115,20 @@ class SGELAMethod(nn.Module):
         if cfg.l2:
             terms["l2"] = cfg.l2 * l2_penalty(self)
         return terms
+
+    def checkpoints(self, run: dict) -> dict[str, tuple[nn.Module, dict]]:
+        """{"best": (the whole method, metadata)}, written at the best validation loss (`Trainer`);
+        `trainers.export` keeps the encoder."""
+        from engine.models.sge_la import INPUT_JOINTS
+        m, c = self.cfg, run["training"]["config"]
+        norm = ("canonical joints; " + ("only the joints every sensor gives (hands at the wrists, feet at the "
+                                        "ankles); " if c["shared_joints"] else "")
+                + ("spine joints from hips and shoulders; " if c["common_joints"] else "")
+                + ("per walk: levelled (mean torso axis along +y); " if c["upright"] else "")
+                + "per window: first-frame SpineBase at the origin, rotated about y to face -z; metres")
+        return {"best": (self, {
+            "method": "sge_la", "architecture": m.model_config().to_dict(), "hyperparameters": asdict(m),
+            "input": {"joints": list(INPUT_JOINTS), "window": m.length, "fps": 30.0, "upright": c["upright"],
+                      "common_joints": c["common_joints"], "shared_joints": c["shared_joints"], "normalisation": norm},
+            "embedding": {"frame": 3 * m.hidden, "sequence": 3 * m.hidden * m.length},
+            "training": run["training"], "metrics": run["metrics"]})}

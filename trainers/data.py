@@ -1,0 +1,138 @@
+"""Data modules of the one trainer (`trainers.trainer.Trainer`): what a method trains on.
+
+A data module loads its training data once, carves a validation share from it for early
+stopping, and hands the trainer batches of index arrays and their tensors:
+
+- `WalkData` (gait methods): windows of walks (`trainers.gait_data`), the protocol's held-out
+  walks never loaded into fit or validation; batches of consecutive windows of one person
+  (LCL's batches); optional joint dropout (the input loses another sensor's joints, the clean
+  window stays the target).
+- `ClipData` (action methods): whole clips resampled to ``frames`` (`trainers.action_data`) of
+  one or several datasets (``dataset: nwucla,msr,utd_mhad,kard``): the union of their
+  protocols' TRAINING splits, no labels used; their test splits are dropped before anything
+  else. A random ``val_fraction`` of each dataset's training clips is kept for the validation
+  loss.
+
+Every module gives ``fit_size``, ``batches(seed, rank, world)`` (this rank's share; every rank
+the same count, so DDP stays in step), ``val_batches()``, ``tensors(idx, train, rng)`` (a dict
+with ``x`` and, for joint dropout, ``clean``), ``info`` (what the checkpoint records) and
+``describe()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainers.config import TrainConfig
+
+
+def _shard(batches: list, rank: int, world: int) -> list:
+    return batches[: len(batches) // world * world][rank::world]
+
+
+class WalkData:
+    kind = "walks"
+
+    def __init__(self, cfg: TrainConfig, length: int, progress: bool = True):
+        from trainers.gait_data import (holdout_split, load_walks, people_split, validation_split,
+                                        walk_dataset)
+        if cfg.protocol not in ("holdout", "open"):
+            raise ValueError(f"protocol must be holdout or open, got {cfg.protocol!r}")
+        ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
+        walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints,
+                           shared_joints=cfg.shared_joints)
+        split = holdout_split if cfg.protocol == "holdout" else people_split
+        train_ids, held_ids = split(walks, cfg.split_seed)
+        train = walks.subset(train_ids)
+        fit_ids, val_ids = validation_split(train, cfg.split_seed, cfg.val_fraction)
+        self.cfg = cfg
+        self.fit, self.val = train.subset(fit_ids), train.subset(val_ids)
+        self.info = {"dataset": cfg.dataset, "root": str(ds.root), "protocol": cfg.protocol,
+                     "split_seed": cfg.split_seed, "limit_people": cfg.limit_people, "train_walks": len(train_ids),
+                     "held_out_walks": len(held_ids), "validation_walks": len(val_ids),
+                     "held_out": [walks.walk_id[w] for w in held_ids]}
+        self.fit_size = len(self.fit.windows)
+
+    def describe(self) -> str:
+        return (f"{len(self.fit.windows)} training windows from {len(self.fit.walk_person)} walks, "
+                f"{len(self.val.windows)} validation windows")
+
+    def batches(self, seed: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
+        from trainers.gait_data import consecutive_batches
+        return _shard(list(consecutive_batches(self.fit, self.cfg.batch, np.random.default_rng(seed))), rank, world)
+
+    def val_batches(self) -> list[np.ndarray]:
+        from trainers.gait_data import consecutive_batches
+        return list(consecutive_batches(self.val, self.cfg.batch, np.random.default_rng(12345)))
+
+    def tensors(self, idx: np.ndarray, train: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        from trainers.gait_data import drop_sensor_joints
+        clean = (self.fit if train else self.val).windows[idx]
+        if train and self.cfg.joint_dropout:
+            return {"x": drop_sensor_joints(clean, rng, self.cfg.joint_dropout), "clean": clean}
+        return {"x": clean}
+
+
+def dataset_names(spec: str) -> list[str]:
+    """``"nwucla,msr"`` -> ["nwucla", "msr"], each a known action protocol, no repeats."""
+    from trainers.action_data import PROTOCOLS
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    bad = [n for n in names if n not in PROTOCOLS]
+    if not names or bad or len(set(names)) != len(names):
+        raise ValueError(f"dataset: expected a comma list of distinct action datasets of {', '.join(PROTOCOLS)}, "
+                         f"got {spec!r}")
+    return names
+
+
+class ClipData:
+    kind = "clips"
+
+    def __init__(self, cfg: TrainConfig, frames: int, progress: bool = True, sets: dict | None = None):
+        """``sets``: {dataset: ActionSet of ALL its clips} instead of reading them (tests)."""
+        from trainers.action_data import DATASETS, load_actions, protocol_split
+        from engine.datasets.cache import extract
+        self.cfg, self.names = cfg, dataset_names(cfg.dataset)
+        if cfg.data_root and len(self.names) > 1:
+            raise ValueError("data_root names one dataset's folder; leave it empty with several datasets")
+        rng = np.random.default_rng(cfg.split_seed + 7919)
+        fit, val, self.info = [], [], {"dataset": cfg.dataset, "datasets": {}, "protocol": "training splits, no labels"}
+        for name in self.names:
+            data = (sets or {}).get(name) or load_actions(cfg.data_root or extract(DATASETS[name], progress=progress),
+                                                           frames, progress=progress)
+            train, test = protocol_split(data, name)  # the test split goes no further
+            n = len(train.x)
+            val_idx = np.sort(rng.permutation(n)[: max(1, int(round(n * cfg.val_fraction)))])
+            keep = np.setdiff1d(np.arange(n), val_idx)
+            fit.append(train.x[keep])
+            val.append(train.x[val_idx])
+            self.info["datasets"][name] = {"train_clips": int(n), "test_clips_left_out": int(len(test.x)),
+                                           "validation_clips": int(len(val_idx))}
+        self.fit_x, self.val_x = np.concatenate(fit), np.concatenate(val)
+        self.source = np.concatenate([np.full(len(f), k) for k, f in enumerate(fit)])  # dataset index per fit clip
+        self.fit_size = len(self.fit_x)
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{n}: {d['train_clips'] - d['validation_clips']}" for n, d in self.info["datasets"].items())
+        return f"{len(self.fit_x)} training clips ({parts}), {len(self.val_x)} validation clips"
+
+    def batches(self, seed: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
+        order = np.random.default_rng(seed).permutation(len(self.fit_x))
+        b = self.cfg.batch
+        return _shard([order[s:s + b] for s in range(0, len(order) - b + 1, b)], rank, world)
+
+    def val_batches(self) -> list[np.ndarray]:
+        b = self.cfg.batch
+        return [np.arange(s, min(s + b, len(self.val_x))) for s in range(0, len(self.val_x), b)
+                if min(s + b, len(self.val_x)) - s >= 2]
+
+    def tensors(self, idx: np.ndarray, train: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        return {"x": (self.fit_x if train else self.val_x)[idx]}
+
+
+def make_data(kind: str, cfg: TrainConfig, method_cfg, progress: bool = True):
+    """The data module a method asks for (its class's ``data``: walks or clips)."""
+    if kind == "walks":
+        return WalkData(cfg, method_cfg.length, progress)
+    if kind == "clips":
+        return ClipData(cfg, method_cfg.frames, progress)
+    raise ValueError(f"unknown data kind {kind!r}")
