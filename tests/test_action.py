@@ -96,9 +96,31 @@ def test_action_checkpoint_roundtrip_and_mismatched_prototypes_are_refused(tmp_p
 def test_bundled_action_checkpoint_and_prototypes_fit_together():
     model, meta = load_action()
     names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
-    assert len(names) == 10 and protos.shape == (1484, meta["embedding"]["dim"])  # every NW-UCLA clip
-    assert np.bincount(labels).min() > 100 and info["dataset"] == "nwucla"
+    # NW-UCLA's 10 actions and KARD's 18, "sit down" and "stand up" in both: 26 names
+    assert len(names) == 26 and {"walk", "walk around", "sit down", "two hand wave", "drink"} <= set(names)
+    assert protos.shape[1] == meta["embedding"]["dim"] and info["dataset"] == "nwucla,kard" and info["windows"] == "live"
+    assert np.bincount(labels, minlength=len(names)).min() > 20
     assert (DEFAULT_ACTION.with_suffix(".md")).is_file()  # the model card
+
+
+def test_the_demo_walkers_are_labelled_walking():
+    """The bundled demo recording's five synthetic walkers, cut into the engine's live windows
+    (1 s every 0.5 s) and named by the bundled prototypes: most windows are a walking action."""
+    from pathlib import Path
+
+    from engine.embed import action_windows, unit
+    from engine.recording import Recording
+    from engine.skeleton import to_canonical
+    model, meta = load_action()
+    names, protos, labels, _ = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
+    recording = Path(__file__).resolve().parents[1] / "recordings" / "demo_walk.mcap"
+    for seq in Recording(recording).sequences():
+        j, c, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        with torch.no_grad():
+            emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta))).numpy())
+        got = [names[labels[i]] for i in (emb @ protos.T).argmax(1)]
+        walking = sum(g in ("walk", "walk around") for g in got) / len(got)
+        assert walking > 0.6, (seq.meta, walking, sorted(set(got)))
 
 
 @pytest.mark.realdata

@@ -148,3 +148,26 @@ def test_shuffled_keys_come_back_in_the_batch_order():
         keys = ISC._keys(branch, x, gen)
         assert not torch.allclose(keys, branch(x), atol=1e-3)
         assert torch.allclose(keys.norm(dim=1), torch.ones(10), atol=1e-5)
+
+
+def test_sequence_encoder_segments_join_the_spans_of_the_clip():
+    """``segments`` S: the BiGRU outputs averaged over S equal spans and joined ([N, S * 2H]);
+    S = 1 is the plain mean over time. Rebuilt from a checkpoint's architecture the same."""
+    import pytest
+
+    from engine.models.action import encoder_from, make_encoder, with_motion
+    torch.manual_seed(0)
+    enc = make_encoder("seq", hidden=8, motion=True, segments=4).eval()
+    x = torch.randn(3, 32, 20, 3)
+    with torch.no_grad():
+        out, _ = enc.gru(with_motion(x).flatten(2))
+        f = enc(x)
+    assert f.shape == (3, 64) and enc.dim == 64
+    assert torch.allclose(f[:, :16], out[:, :8].mean(1)) and torch.allclose(f[:, 48:], out[:, 24:].mean(1))
+    assert torch.allclose(f.reshape(3, 4, 16).mean(1), out.mean(1), atol=1e-6)  # equal spans: their mean is the plain mean
+    again = encoder_from({"kind": "seq", "hidden": 8, "motion": True, "segments": 4})
+    again.load_state_dict(enc.state_dict())
+    with torch.no_grad():
+        assert torch.equal(again.eval()(x), f)
+    with pytest.raises(ValueError, match="segments"):
+        make_encoder("seq", hidden=8, segments=0)

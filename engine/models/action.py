@@ -94,17 +94,24 @@ class SequenceEncoder(nn.Module):
     positions (`with_motion`), computed inside the encoder from the same ``[N, T, J, 3]`` input,
     so augmentations and the live engine stay as they are. Trained with labels on NW-UCLA's
     validation split, the same BiGRU goes from 70.6 to 75.6 % with it, and self-supervised ISC
-    from 74.1 to 84.1 % linear on the test view (docs/RESULTS.md)."""
+    from 74.1 to 84.1 % linear on the test view (docs/RESULTS.md). The outputs are averaged over
+    time (``segments`` 1), or over each of ``segments`` equal spans of the clip and joined, so the
+    feature keeps when in the clip things happen (dimension ``segments`` x 2 ``hidden``)."""
 
-    def __init__(self, joints: int = len(SKELETON_JOINTS), hidden: int = 1024, layers: int = 3, motion: bool = False):
+    def __init__(self, joints: int = len(SKELETON_JOINTS), hidden: int = 1024, layers: int = 3, motion: bool = False,
+                 segments: int = 1):
         super().__init__()
-        self.motion = motion
+        if segments < 1:
+            raise ValueError(f"segments must be at least 1, got {segments}")
+        self.motion, self.segments = motion, segments
         self.gru = nn.GRU(joints * (6 if motion else 3), hidden, num_layers=layers, batch_first=True, bidirectional=True)
-        self.dim = 2 * hidden
+        self.dim = 2 * hidden * segments
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.gru((with_motion(x) if self.motion else x).flatten(2))
-        return out.mean(1)
+        if self.segments == 1:
+            return out.mean(1)
+        return torch.cat([span.mean(1) for span in out.tensor_split(self.segments, dim=1)], 1)
 
 
 class _GraphBlock(nn.Module):

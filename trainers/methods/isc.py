@@ -50,6 +50,7 @@ class ISCConfig:
     proj: int = 128
     seq_hidden: int = 128  # the paper: 1024
     seq_motion: bool = True  # the BiGRU also sees each joint's frame-to-frame motion
+    seq_segments: int = 1  # the BiGRU's outputs averaged over this many spans of the clip, joined
     graph_channels: tuple[int, ...] = (64, 64, 128, 128)  # A-GCN's 10 blocks up to 256 in the paper
 
     def __post_init__(self):
@@ -68,7 +69,8 @@ class ISCConfig:
 
 
 def encoder_kwargs(cfg: ISCConfig, kind: str) -> dict:
-    return {"seq": {"hidden": cfg.seq_hidden, "motion": cfg.seq_motion}, "graph": {"channels": tuple(cfg.graph_channels)},
+    seq = {"hidden": cfg.seq_hidden, "motion": cfg.seq_motion} | ({"segments": cfg.seq_segments} if cfg.seq_segments > 1 else {})
+    return {"seq": seq, "graph": {"channels": tuple(cfg.graph_channels)},
             "image": {"dim": 512}}[kind]
 
 
