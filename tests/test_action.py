@@ -263,3 +263,40 @@ def test_model_card_lists_every_training_command_behind_a_checkpoint(tmp_path):
     d = ckpt("d", f"seq={c},graph={c}")
     from engine.checkpoint import read_meta
     assert made_by(read_meta(d)) == ["train a", "train b", "train c", "train d"]
+
+
+def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(tmp_path):
+    """``--action-checkpoint CKPT``: the engine loads CKPT and the prototypes beside it
+    (CKPT.prototypes.safetensors); without them it says which file is missing and how to make it,
+    and prototypes of other weights are refused."""
+    import zmq
+    from safetensors.torch import save_file
+
+    from engine.checkpoint import fingerprint, prototypes_for
+    from engine.server import Engine, EngineConfig
+    torch.manual_seed(0)
+    enc = make_encoder("seq", hidden=8, motion=True, segments=2)
+    meta = {"method": "isc", "architecture": {"kind": "seq", "hidden": 8, "motion": True, "segments": 2},
+            "input": {"frames": 16, "seconds": 1.0}, "embedding": {"dim": enc.dim}, "training": {"dataset": "toy"}}
+    ckpt = save(tmp_path / "mine", enc, meta)
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
+    cfg = EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                       gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt))
+    with pytest.raises(FileNotFoundError, match=r"mine\.prototypes\.safetensors.*skelstream prototypes --checkpoint"):
+        Engine(cfg)
+    save_file({"prototypes": torch.nn.functional.normalize(torch.randn(3, enc.dim), dim=1),
+               "labels": torch.tensor([0, 1, 1], dtype=torch.int32)}, str(ckpt) + ".prototypes.safetensors",
+              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": fingerprint(ckpt)})
+    assert prototypes_for(ckpt) == Path(str(ckpt) + ".prototypes.safetensors")
+    ctx = zmq.Context()
+    engine = Engine(cfg, context=ctx)
+    try:
+        assert engine.action_names == ["wave", "walk"] and engine.action_frames == 16
+        assert engine.status()["action_checkpoint"] == "mine"
+    finally:
+        engine.close()
+        ctx.term()
+    with pytest.raises(ValueError, match="rebuild it"):  # the bundled prototypes do not fit these weights
+        Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                            gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),
+                            prototypes=str(DEFAULT_PROTOTYPES)))
