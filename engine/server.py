@@ -163,13 +163,16 @@ class Engine:
             self.t_pub[frame.sensor] = frame.t_pub
             self._send(parts)  # the app draws the frames the engine saw
             got = self.sub.recv_parts(timeout=0)
+        drained = time.monotonic()  # every frame that arrived before this instant has been read
         while self.rep.poll(0, zmq.POLLIN):
             self._control()
         self.infer()
-        now = time.monotonic()
-        for key in self.windows.retire(now):
+        # silence is judged at the drain, not after inference: a slow batch must not retire the
+        # tracks whose frames are waiting in the queue (a loaded machine lost live tracks so)
+        for key in self.windows.retire(drained):
             self.tracks.pop(key, None)
             self.enrolling.pop(key, None)
+        now = time.monotonic()
         if now >= self.next_status:
             self.next_status = now + 1.0
             self._send(encode_status(self.status()))

@@ -61,12 +61,16 @@ def test_engine_counts_bad_input_resets_reused_ids_and_retires_a_silent_sensor(t
         _step_until(engine, lambda: engine.tracks.get(("a", 0)) is not before and ("a", 0) in engine.tracks)
         assert engine.tracks[("a", 0)].windows < before.windows
 
-        # sensor a goes silent; b goes on: a's tracks are retired, b keeps getting results
+        # sensor a goes silent; b goes on: a's tracks are retired, b keeps getting results. b is
+        # sent until both have happened (at least 1.5 s of wall time: a's timeout is 0.5 s), so a
+        # slow, loaded machine only takes longer
         start = time.monotonic()
         for frame in b:
             pub.send(frame)
             engine.step(wait=0.01)
-            if time.monotonic() - start > 1.5:
+            b_has_results = ("b", 0) in engine.tracks and engine.tracks[("b", 0)].windows > 0
+            a_retired = ("a", 0) not in engine.windows.tracks and ("a", 1) not in engine.windows.tracks
+            if time.monotonic() - start > 1.5 and b_has_results and a_retired:
                 break
         _step_until(engine, lambda: ("a", 0) not in engine.windows.tracks and ("a", 1) not in engine.windows.tracks)
         assert ("b", 0) in engine.tracks and engine.tracks[("b", 0)].windows > 0
