@@ -115,7 +115,7 @@ ACTION_CARD = """# {name}: ISC action encoder ({kind})
   {view}. Live, the engine encodes the newest
   {seconds:g} s of each track resampled to {frames} frames.
 - Output: a {dim}-value feature; L2-normalised for kNN, prototypes and `skelstream embed --kind action`.
-- Pretraining data: {dataset}, {protocol}; {epochs} epochs, {minutes:.0f} min on {device}.
+- Pretraining data: {dataset}, {protocol}; {epochs} epochs on {device}{best}.
 - Made by:
 {steps}
 - Weights: float32, {size:.1f} MB; git commit {commit}.
@@ -178,7 +178,7 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
     terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
         ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
     commands = made_by(meta) + [f"python -m trainers.export {src}" + "".join(f" --eval {e}" for e in evals),
-                                f"skelstream prototypes --checkpoint {dst} --dataset nwucla,kard,utd_mhad,msr "
+                                f"skelstream prototypes --checkpoint {dst} --dataset nwucla,kard "
                                 f"-o {dst}.prototypes.safetensors"]
     steps = [f"  {i + 1}. `{c}`" for i, c in enumerate(commands)]
     spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
@@ -188,8 +188,12 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
         augment=f"temporal crop-resize {'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}",
         arch=f"{meta['architecture']['kind']} encoder {arch}", frames=meta["input"]["frames"],
         view=meta["input"]["view"], seconds=meta["input"]["seconds"], dim=meta["embedding"]["dim"],
-        dataset=train["dataset"], protocol=train["protocol"], epochs=len(train["history"]),
-        minutes=train["minutes"], device=train["device"], steps="\n".join(steps),
+        dataset=train["dataset"], protocol=train["protocol"],
+        epochs=train.get("config", {}).get("epochs", len(train["history"])) if "epoch" in meta.get("metrics", {})
+        else len(train["history"]),
+        best=(f"; the weights of epoch {meta['metrics']['epoch']} (the best validation loss, after "
+              f"{train['minutes']:.0f} min)" if "epoch" in meta.get("metrics", {}) else f", {train['minutes']:.0f} min"),
+        device=train["device"], steps="\n".join(steps),
         size=dst.with_suffix(".safetensors").stat().st_size / 1e6, commit=meta.get("git_commit", "unknown"),
         results=results_table(summaries, meta["metrics"]))
     dst.with_suffix(".md").write_text(card)
