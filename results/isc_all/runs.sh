@@ -18,3 +18,4 @@ run seg4_no_msr --config trainers/configs/isc_all.yaml seq_segments=4 dataset=nw
 run seg4_no_utd_mhad --config trainers/configs/isc_all.yaml seq_segments=4 dataset=nwucla,msr,kard
 run seg4_no_kard --config trainers/configs/isc_all.yaml seq_segments=4 dataset=nwucla,msr,utd_mhad
 .venv/bin/python results/isc_all/random_init.py   # untrained encoders, the reference for what pretraining adds
+run all_seg2 --config trainers/configs/isc_all.yaml seq_segments=2   # second addendum

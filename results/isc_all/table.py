@@ -5,7 +5,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "eval"
 DATASETS = ("nwucla", "msr", "utd_mhad", "kard")
-CKPTS = ("action_isc", "random", "random_seg4", "nwucla", "all", "all_seg4", "all_seg4_mild")
+CKPTS = ("action_isc", "random", "random_seg4", "nwucla", "all", "all_seg4", "all_seg4_mild", "all_seg2")
 
 
 def get(name):
@@ -30,5 +30,5 @@ for split in ("val", "test"):
 print("\nleave-one-dataset-out (test split of the left-out dataset): kNN / linear / raw-coordinate kNN\n")
 print("| left out | " + " | ".join(DATASETS) + " |")
 print("|---" * (len(DATASETS) + 1) + "|")
-for prefix, what in (("", "ISC (`isc_all.yaml`)"), ("seg4_", "ISC, `seq_segments=4`")):
+for prefix, what in (("", "ISC (`isc_all.yaml`)"), ("seg4_", "ISC, `seq_segments=4`"), ("seg2_", "ISC, `seq_segments=2`")):
     print(f"| {what} on the other three | " + " | ".join(cell(get(f"{prefix}no_{d}_transfer_{d}")) for d in DATASETS) + " |")
