@@ -1,4 +1,7 @@
-import numpy as np, torch, sys, pickle
+import sys
+import numpy as np, torch
+sys.path.insert(0, "results/transfer/metric")
+import store
 from engine.checkpoint import load_gait
 from engine.datasets import open_dataset
 from engine.datasets.cache import extract
@@ -24,5 +27,5 @@ data = {"kard": load("kard", "a14", "session"), "nwucla": load("nwucla", "a04", 
 ds = open_dataset(extract("utd_mhad"))
 print(sorted(set(it.meta["action"] for it in ds.items))[:30])
 print({k: it.meta for k, it in [(0, ds.items[0])]})
-pickle.dump(data, open("/tmp/metric_raw.pkl", "wb"))
+store.save("/tmp/metric_raw.npz", data)
 print({k: len(v) for k, v in data.items()})

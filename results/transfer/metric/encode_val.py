@@ -1,4 +1,7 @@
-import numpy as np, torch, pickle
+import sys
+import numpy as np, torch
+sys.path.insert(0, "results/transfer/metric")
+import store
 from engine.checkpoint import load_gait
 from engine.datasets import open_dataset
 from engine.datasets.cache import extract
@@ -36,5 +39,5 @@ for it in utd.items:
     if it.meta["action"] in ("a22", "a23"):
         e = enc(utd.read(it.path), person=it.meta["subject"], group=it.meta["session"], action=it.meta["action"])
         if e: u.append(e)
-pickle.dump({"kgbd": kgbd, "utd": u}, open("/tmp/metric_raw_val.pkl", "wb"))
+store.save("/tmp/metric_raw_val.npz", {"kgbd": kgbd, "utd": u})
 print(len(kgbd), len(u), {r: sum(d["group"] == r for d in kgbd) for r in ("fit", "val", "test", "none")})

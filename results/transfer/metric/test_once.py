@@ -1,6 +1,6 @@
-import numpy as np, pickle
+import numpy as np
 exec(open("results/transfer/metric/validate.py").read().split('print("bones utd"')[0])
-T = pickle.load(open("/tmp/metric_raw.pkl", "rb"))
+T = store.load("/tmp/metric_raw.npz")
 test = [d for d in kg if d["group"] == "test"]
 Lk = lda(fit, 64)
 XL = np.concatenate([Lk(d["raw"]) for d in fit[::3]]); refL = np.cov(XL.T)

@@ -1,9 +1,12 @@
-import numpy as np, pickle
+import sys
+import numpy as np
+sys.path.insert(0, "results/transfer/metric")
+import store
 from engine.checkpoint import load_gait
 from engine.embed import unit, Whitening
 from trainers.evaluate.reid import per_person
 from trainers.evaluate.transfer import bone_scores
-V = pickle.load(open("/tmp/metric_raw_val.pkl", "rb"))
+V = store.load("/tmp/metric_raw_val.npz")
 model, meta = load_gait(None)
 W = model.whitening
 kg = V["kgbd"]
