@@ -67,19 +67,26 @@ class ActionSet:
                          if keep.dtype == bool else [self.meta[i] for i in keep])
 
 
-def load_actions(root: str | Path, frames: int = 64, progress: bool = True) -> ActionSet:
-    """Every clip of an action dataset; MSR Action3D's 10 sequences outside the usual protocol's
-    557 (``files_used.txt``) are left out."""
+def read_clips(root: str | Path, progress: bool = True):
+    """Each clip of an action dataset as ``(meta, joints [T, 25, 3] canonical, confidence [T, 25],
+    fps)``, in the dataset's order; MSR Action3D's 10 sequences outside the usual protocol's 557
+    (``files_used.txt``) are left out."""
     ds = open_dataset(root)
-    codes = sorted(ds.values("action"))
-    xs, labels, metas = [], [], []
     items = [it for it in ds.items if it.meta.get("used", "1") == "1"]
     for it in tqdm(items, desc=f"reading {Path(root).name}", disable=None if progress else True, leave=False):
         seq = ds.read(it.path)
         joints, confidence, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        yield dict(it.meta, dataset=ds.name), joints, confidence, seq.fps
+
+
+def load_actions(root: str | Path, frames: int = 64, progress: bool = True) -> ActionSet:
+    """Every clip of an action dataset (`read_clips`) resampled to ``frames`` (`action_input`)."""
+    codes = sorted(open_dataset(root).values("action"))
+    xs, labels, metas = [], [], []
+    for meta, joints, confidence, _ in read_clips(root, progress):
         xs.append(action_input(joints, confidence, frames))
-        labels.append(codes.index(it.meta["action"]))
-        metas.append(dict(it.meta, dataset=ds.name))
+        labels.append(codes.index(meta["action"]))
+        metas.append(meta)
     return ActionSet(np.stack(xs), np.asarray(labels), action_titles(Path(root), codes), metas)
 
 

@@ -72,25 +72,19 @@ def labelled_inputs(dataset: str, meta: dict, split: str, windows: str, hop: flo
     from engine.datasets.cache import extract
     from engine.embed import action_windows
     from engine.models.action import action_input
-    from engine.skeleton import to_canonical
-    from trainers.action_data import DATASETS, action_titles, test_mask
-    from tqdm import tqdm
+    from trainers.action_data import DATASETS, action_titles, read_clips, test_mask
     root = extract(DATASETS[dataset], progress=progress)
-    ds = open_dataset(root)
-    items = [it for it in ds.items if it.meta.get("used", "1") == "1"]
-    codes = sorted({it.meta["action"] for it in items})
+    codes = sorted(open_dataset(root).values("action"))
     titles = dict(zip(codes, action_titles(root, codes)))
     frames = int(meta["input"]["frames"])
-    is_test = test_mask([it.meta for it in items], dataset) if split == "train" else np.zeros(len(items), bool)
-    out = {False: [[], []], True: [[], []]}  # inputs, action names
-    for it, test in tqdm(list(zip(items, is_test)), desc=f"reading {dataset}", disable=None if progress else True, leave=False):
-        seq = ds.read(it.path)
-        joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
-        x = action_windows(joints, conf, seq.fps, meta, hop=hop) if windows == "live" else np.zeros((0,))
+    out = {False: [[], []], True: [[], []]}  # train / test: inputs, action names
+    for clip, joints, conf, fps in read_clips(root, progress):
+        test = split == "train" and bool(test_mask([clip], dataset)[0])
+        x = action_windows(joints, conf, fps, meta, hop=hop) if windows == "live" else np.zeros((0,))
         if len(x) == 0:
             x = action_input(joints, conf, frames)[None]
-        out[bool(test)][0].append(x)
-        out[bool(test)][1] += [titles[it.meta["action"]]] * len(x)
+        out[test][0].append(x)
+        out[test][1] += [titles[clip["action"]]] * len(x)
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros((0, frames, 20, 3), np.float32)  # noqa: E731
     return cat(out[False][0]), out[False][1], cat(out[True][0]), out[True][1]
 
@@ -108,7 +102,8 @@ def main(args) -> None:
     train_x, train_n, test_x, test_n = [], [], [], []
     for d in datasets:
         a, an, b, bn = labelled_inputs(d, meta, args.split, args.windows, args.hop)
-        train_x.append(a), test_x.append(b)
+        train_x.append(a)
+        test_x.append(b)
         train_n += an
         test_n += bn
     names = list(dict.fromkeys(train_n))  # first-seen order: the datasets' own orders, joined

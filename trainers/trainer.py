@@ -151,13 +151,15 @@ class Trainer:
         from engine.checkpoint import load_action
         from trainers.action_data import load_protocol
         from trainers.evaluate.action import evaluate_features
-        report = {}
+        report, splits = {}, {}  # splits: read once, shared by the representations
         for path in saved:
             encoder, meta = load_action(path, device=str(self.device))
             rows = {}
             for name in data.names:
-                fit, val = load_protocol(name, int(meta["input"]["frames"]), progress=False, split="val",
-                                         root=self.cfg.data_root)
+                key = (name, int(meta["input"]["frames"]))
+                if key not in splits:
+                    splits[key] = load_protocol(name, key[1], progress=False, split="val", root=self.cfg.data_root)
+                fit, val = splits[key]
                 r = evaluate_features(encoder, fit, val, self.device)
                 rows[name] = {"knn": r["knn"], "linear": r["linear"]}
                 print(f"{path.name}: {name} validation (inside its training split): kNN {r['knn']:.1f}  "
