@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sge_la"
 DEFAULT_ACTION = Path(__file__).resolve().parent / "models" / "weights" / "action_isc"
 DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name(DEFAULT_ACTION.name + ".prototypes.safetensors")
-ACTION_METHODS = ("isc",)
+ACTION_METHODS = ("isc", "crrl", "byol")
 
 
 def git_commit() -> str:

@@ -150,7 +150,11 @@ def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tm
 def _method_args(method: str, kgbd_root, msr_root) -> list[str]:
     return {"sge_la": ["--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"), f"data_root={kgbd_root}", *SMALL],
             "isc": ["--config", str(REPO / "trainers/configs/isc_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
-                    "batch=16", "seq_hidden=16", "frames=16", "queue=32"]}[method]
+                    "batch=16", "seq_hidden=16", "frames=16", "queue=32"],
+            "crrl": ["--config", str(REPO / "trainers/configs/crrl_cml_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
+                     "batch=16", "fusion=joint", "hidden=16", "mlp=32", "frames=16", "queue=32"],
+            "byol": ["--config", str(REPO / "trainers/configs/byol_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
+                     "batch=16", "multi_view=false", "width=0.125", "proj_hidden=32", "proj_dim=16", "frames=16"]}[method]
 
 
 def _methods():

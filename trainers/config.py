@@ -30,7 +30,11 @@ class TrainConfig:
     lr: float = 5e-4
     optimizer: str = "adam"  # adam | sgd (momentum 0.9)
     weight_decay: float = 0.0
-    schedule: str = "none"  # none | cosine (annealed over `epochs`)
+    schedule: str = "none"  # none | cosine (annealed to 0 over `epochs`) | step (times `gamma` at `milestones`)
+    milestones: str = ""  # step schedule: comma list of epochs, e.g. "18,50"
+    gamma: float = 0.1  # step schedule: the factor at each milestone
+    warmup: int = 0  # epochs of linear warm-up (from lr/warmup) before the schedule
+    multi_view: bool = False  # clips: a second viewpoint of the same action instance as each clip's pair
     clip: float = 5.0  # gradient value clipping (0: off)
     patience: int = 10
     seed: int = 0
@@ -43,8 +47,27 @@ class TrainConfig:
     def __post_init__(self):
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        if self.schedule not in ("none", "cosine"):
-            raise ValueError(f"schedule must be none or cosine, got {self.schedule!r}")
+        if self.schedule not in ("none", "cosine", "step"):
+            raise ValueError(f"schedule must be none, cosine or step, got {self.schedule!r}")
+        try:
+            self.milestone_epochs = [int(m) for m in str(self.milestones).split(",") if m.strip()]
+        except ValueError:
+            raise ValueError(f"milestones: a comma list of epochs, got {self.milestones!r}") from None
+        if self.schedule == "step" and not self.milestone_epochs:
+            raise ValueError("schedule=step needs milestones (e.g. milestones=18,50)")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0 epochs, got {self.warmup}")
+
+    def lr_factor(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (0-based) over ``lr``: warm-up, then the schedule."""
+        import math
+        if epoch < self.warmup:
+            return (epoch + 1) / self.warmup
+        if self.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * epoch / max(self.epochs, 1)))
+        if self.schedule == "step":
+            return self.gamma ** sum(epoch >= m for m in self.milestone_epochs)
+        return 1.0
 
 
 def _coerce(value: str, kind):

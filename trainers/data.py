@@ -11,7 +11,10 @@ stopping, and hands the trainer batches of index arrays and their tensors:
   one or several datasets (``dataset: nwucla,msr,utd_mhad,kard``): the union of their
   protocols' TRAINING splits, no labels used; their test splits are dropped before anything
   else. A random ``val_fraction`` of each dataset's training clips is kept for the validation
-  loss.
+  loss. With ``multi_view`` (BYOL's multi-viewpoint sampling, seed 004 Sec. 3.4) each training
+  clip comes with a ``pair``: a clip drawn at random, with replacement, among the training
+  viewpoints of the same action instance (`instance_key`: NW-UCLA's action, subject and session
+  seen by its cameras); a clip no other camera saw is its own pair.
 
 Every module gives ``fit_size``, ``batches(seed, rank, world)`` (this rank's share; every rank
 the same count, so DDP stays in step), ``val_batches()``, ``tensors(idx, train, rng)`` (a dict
@@ -95,7 +98,7 @@ class ClipData:
         if cfg.data_root and len(self.names) > 1:
             raise ValueError("data_root names one dataset's folder; leave it empty with several datasets")
         rng = np.random.default_rng(cfg.split_seed + 7919)
-        fit, val, self.info = [], [], {"dataset": cfg.dataset, "datasets": {}, "protocol": "training splits, no labels"}
+        fit, val, keys, self.info = [], [], [], {"dataset": cfg.dataset, "datasets": {}, "protocol": "training splits, no labels"}
         for name in self.names:
             data = (sets or {}).get(name) or load_actions(cfg.data_root or extract(DATASETS[name], progress=progress),
                                                            frames, progress=progress)
@@ -104,16 +107,24 @@ class ClipData:
             val_idx = np.sort(rng.permutation(n)[: max(1, int(round(n * cfg.val_fraction)))])
             keep = np.setdiff1d(np.arange(n), val_idx)
             fit.append(train.x[keep])
+            keys += [instance_key(train.meta[i], name) for i in keep]
             val.append(train.x[val_idx])
             self.info["datasets"][name] = {"train_clips": int(n), "test_clips_left_out": int(len(test.x)),
                                            "validation_clips": int(len(val_idx))}
         self.fit_x, self.val_x = np.concatenate(fit), np.concatenate(val)
         self.source = np.concatenate([np.full(len(f), k) for k, f in enumerate(fit)])  # dataset index per fit clip
         self.fit_size = len(self.fit_x)
+        groups: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        self.views = [np.array(groups[key]) for key in keys]  # per fit clip: the fit clips of its instance
+        self.info["multi_view_instances"] = int(sum(len(g) > 1 for g in groups.values()))
 
     def describe(self) -> str:
+        multi = (f"; multi-view pairs from {self.info['multi_view_instances']} instances seen by several cameras"
+                 if self.cfg.multi_view else "")
         parts = ", ".join(f"{n}: {d['train_clips'] - d['validation_clips']}" for n, d in self.info["datasets"].items())
-        return f"{len(self.fit_x)} training clips ({parts}), {len(self.val_x)} validation clips"
+        return f"{len(self.fit_x)} training clips ({parts}), {len(self.val_x)} validation clips{multi}"
 
     def batches(self, seed: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
         order = np.random.default_rng(seed).permutation(len(self.fit_x))
@@ -125,8 +136,24 @@ class ClipData:
         return [np.arange(s, min(s + b, len(self.val_x))) for s in range(0, len(self.val_x), b)
                 if min(s + b, len(self.val_x)) - s >= 2]
 
+    def pair_indices(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """For each fit clip of ``idx``, one clip of the same instance (possibly itself)."""
+        return np.array([self.views[i][rng.integers(len(self.views[i]))] for i in idx])
+
     def tensors(self, idx: np.ndarray, train: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        if train and self.cfg.multi_view:
+            rng = rng if rng is not None else np.random.default_rng()
+            return {"x": self.fit_x[idx], "pair": self.fit_x[self.pair_indices(idx, rng)]}
         return {"x": (self.fit_x if train else self.val_x)[idx]}
+
+
+def instance_key(meta: dict, dataset: str) -> tuple:
+    """Which recordings are one action instance seen by several cameras: NW-UCLA's clips of one
+    action, subject and session (views v01-v03); every other dataset here has one camera, so
+    each clip is an instance of its own."""
+    if dataset == "nwucla":
+        return (dataset, meta["action"], meta["subject"], meta.get("session"))
+    return (dataset, meta.get("source") or id(meta))
 
 
 def make_data(kind: str, cfg: TrainConfig, method_cfg, progress: bool = True):

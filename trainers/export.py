@@ -4,7 +4,7 @@
 - gait (sge_la, RUN/best): the encoder's weights as float16, the whitening, the open-set
   calibration redone on what ships; ``--reid``: the `skelstream eval reid` summary for the card;
   default destination the bundled gait checkpoint;
-- action (isc, RUN/REP): the encoder's weights (float32: a small model, and rounding is not worth
+- action (isc, crrl, byol: RUN/NAME): the encoder's weights (float32: a small model, and rounding is not worth
   its risk); ``--eval``: `skelstream eval action ... --out EVAL` summaries for the card; default
   destination the bundled action checkpoint. Then build the prototypes the engine uses
   (`skelstream prototypes`).
@@ -106,10 +106,9 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
     print(f"exported {src} -> {dst}.safetensors/.json/.md")
 
 
-ACTION_CARD = """# {name}: ISC action encoder ({kind})
+ACTION_CARD = """# {name}: {title} action encoder ({kind})
 
-- Method: ISC, inter-skeleton contrastive pretraining (seed 002): {pairs}; augmentations
-  {augment}. Self-supervised: no labels were used in pretraining.
+- Method: {method}. Self-supervised: no labels were used in pretraining.
 - Architecture: {arch}.
 - Input: {frames} frames of the 20 Kinect v1 joints (canonical names) per clip, through
   {view}. Live, the engine encodes the newest
@@ -142,6 +141,9 @@ def results_table(summaries: list[dict], metrics: dict) -> str:
         for row in s.get("semi", []):
             rows.append(f"| {s['dataset']} | semi-supervised, {row['fraction']:.0%} labels, fine-tuned "
                         f"(random init: {row['random_init']:.1f}) | {row['pretrained']:.1f} |")
+            if "distilled" in row:
+                rows.append(f"| {s['dataset']} | semi-supervised, {row['fraction']:.0%} labels, the fine-tuned model "
+                            f"distilled into width {row['student_width']:g} | {row['distilled']:.1f} |")
         if "supervised" in s:
             rows.append(f"| {s['dataset']} | reference: the same architecture trained from random init with all labels "
                         f"| {s['supervised']['accuracy']:.1f} |")
@@ -158,9 +160,36 @@ def made_by(meta: dict) -> list[str]:
     """The training commands behind a checkpoint, first to last: those of the checkpoints its
     run started from (``init=``, followed back to the start), each once, then its own."""
     commands: list[str] = []
-    for path in init_checkpoints(meta["training"]["config"].get("init", "")).values():
+    config = meta["training"]["config"]
+    parents = list(init_checkpoints(config.get("init", "")).values()) if meta.get("method") == "isc" else []
+    parents += [config.get("method", {}).get("teacher")] if config.get("method", {}).get("teacher") else []
+    for path in parents:  # ISC's init=, CRRL's teacher= (its step 1)
         commands += [c for c in made_by(read_meta(path)) if c not in commands]
     return commands + [meta["training"]["command"]]
+
+
+def describe_method(method: str, cfg: dict, run: dict) -> tuple[str, str]:
+    """(title, one sentence) of how an action checkpoint was pretrained, from its method's keys."""
+    if method == "crrl":
+        from trainers.methods.crrl import FUSIONS
+        teacher = f"; {'started from' if FUSIONS[cfg['fusion']][3] == 'init' else 'distilled from'} {cfg['teacher']}" \
+            if cfg.get("teacher") else ""
+        return "CRRL", (f"CRRL, contrast-reconstruction representation learning (seed 003), the {cfg['fusion']} row of "
+                        f"its Table VI{teacher}; velocities x{cfg['velocity_scale']:g}, queue {cfg['queue']}, "
+                        f"temperature {cfg['temperature']}, distillation weight {cfg['distill_weight']}")
+    if method == "byol":
+        without = f" without {', '.join(cfg['without'])}" if cfg.get("without") else ""
+        return "skeleton BYOL", (f"skeleton BYOL (seed 004): {cfg['pipelines']} augmentation pipelines{without}, "
+                                 f"multi-viewpoint sampling {'on' if run.get('multi_view') else 'off'}, ST-GCN width "
+                                 f"{cfg['width']:g}, target EMA {cfg['ema']} -> 1 (cosine), momentum BN alpha "
+                                 f"{cfg['bn_momentum']}")
+    terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
+        ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
+    spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
+        f" (jitter {cfg['jitter_joints']} joints)" if cfg["spatial"] in ("jitter", "random") else "")
+    return "ISC", (f"ISC, inter-skeleton contrastive pretraining (seed 002): {' + '.join(terms)} over "
+                   f"{', '.join(cfg['reps'])}; augmentations temporal crop-resize "
+                   f"{'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}")
 
 
 def export_action(src: Path, dst: Path, evals: list[str]) -> None:
@@ -175,17 +204,13 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
     train = meta["training"]
     cfg = train["config"].get("method", train["config"])  # the method's keys (runs before the one trainer: flat)
     arch = {k: v for k, v in meta["architecture"].items() if k != "kind"}
-    terms = (["intra (MoCo per representation)"] if cfg["intra"] else []) + (
-        ["inter (cross-contrast between representations)"] if cfg["inter"] else [])
     commands = made_by(meta) + [f"python -m trainers.export {src}" + "".join(f" --eval {e}" for e in evals),
                                 f"skelstream prototypes --checkpoint {dst} --dataset nwucla,kard "
                                 f"-o {dst}.prototypes.safetensors"]
     steps = [f"  {i + 1}. `{c}`" for i, c in enumerate(commands)]
-    spatial = cfg["spatial"] + (f" (shear ±{cfg['shear']})" if cfg["spatial"] in ("shear", "random") else "") + (
-        f" (jitter {cfg['jitter_joints']} joints)" if cfg["spatial"] in ("jitter", "random") else "")
+    title, method = describe_method(meta.get("method", "isc"), cfg, train["config"])
     card = ACTION_CARD.format(
-        name=dst.name, kind=meta["architecture"]["kind"], pairs=" + ".join(terms) + f" over {', '.join(cfg['reps'])}",
-        augment=f"temporal crop-resize {'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}",
+        name=dst.name, kind=meta["architecture"]["kind"], title=title, method=method,
         arch=f"{meta['architecture']['kind']} encoder {arch}", frames=meta["input"]["frames"],
         view=meta["input"]["view"], seconds=meta["input"]["seconds"], dim=meta["embedding"]["dim"],
         dataset=train["dataset"], protocol=train["protocol"],

@@ -1,6 +1,7 @@
 """The one pretraining loop of every method (`trainers.methods`): a data module
-(`trainers.data`: walks or clips) feeds it, the method returns named losses. Optimisation (Adam
-or SGD, optional cosine schedule, gradient clipping), AMP on CUDA, early stopping on the
+(`trainers.data`: walks or clips) feeds it, the method returns named losses (and, optionally,
+``after_step(progress)`` runs after each optimiser step, progress in (0, 1] over the run).
+Optimisation (Adam or SGD, warm-up, cosine or step schedule, gradient clipping), AMP on CUDA, early stopping on the
 validation loss, checkpoints at the best epoch and resume, TensorBoard, metrics.json, progress
 bars, DDP through torchrun (gloo on CPU, NCCL on CUDA)."""
 
@@ -63,8 +64,8 @@ class Trainer:
         params = [p for p in self.method.parameters() if p.requires_grad]  # MoCo's key encoders only follow
         self.optimizer = (torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.optimizer == "adam"
                           else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay))
-        self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, cfg.epochs)
-                          if cfg.schedule == "cosine" else None)
+        self.scheduler = (torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: cfg.lr_factor(e))
+                          if cfg.schedule != "none" or cfg.warmup else None)
         self.out = Path(cfg.out)
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
 
@@ -80,11 +81,14 @@ class Trainer:
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
     def _losses(self, batch: dict[str, np.ndarray], gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """``batch``: ``x`` and, optionally, each sample's second input (``clean``: the full window
+        when joint dropout took some; ``pair``: another viewpoint of the same action instance)."""
         x = torch.from_numpy(batch["x"]).to(self.device, non_blocking=True)
-        clean = torch.from_numpy(batch["clean"]).to(self.device) if "clean" in batch else None
+        second = batch.get("clean", batch.get("pair"))
+        second = torch.from_numpy(second).to(self.device) if second is not None else None
         amp = self.cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
-            return self.net(x, gen, clean)  # through DDP when distributed, so gradients are all-reduced
+            return self.net(x, gen, second)  # through DDP when distributed, so gradients are all-reduced
 
     def _per(self, idx: np.ndarray) -> int:
         """What a batch's losses are divided by for the logs: its size when the method sums over
@@ -192,7 +196,7 @@ class Trainer:
             bar = tqdm(batches, desc=f"{self.name} epoch {self.epoch + 1}/{cfg.epochs}",
                        disable=None if self.main else True, leave=False)
             t0 = time.time()
-            for idx in bar:
+            for i, idx in enumerate(bar):
                 terms = self._losses(data.tensors(idx, train=True, rng=rng), gen)
                 loss = sum(terms.values())
                 self.optimizer.zero_grad(set_to_none=True)
@@ -200,6 +204,8 @@ class Trainer:
                 if cfg.clip:
                     torch.nn.utils.clip_grad_value_(self.method.parameters(), cfg.clip)
                 self.optimizer.step()
+                if hasattr(self.method, "after_step"):  # e.g. BYOL's target network follows the online one
+                    self.method.after_step((self.epoch + (i + 1) / len(batches)) / cfg.epochs)
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach()) / self._per(idx)
                 seen += len(idx) * self.world

@@ -46,18 +46,30 @@ def action_view(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.
     return np.ascontiguousarray(x[:, PICK], dtype=np.float32)
 
 
+def bone_parents(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
+    """For each joint of ``joints``, the index of its nearest ancestor among them (itself at the root)."""
+    pos = {INDEX[name]: i for i, name in enumerate(joints)}
+    out = np.arange(len(joints))
+    for i, name in enumerate(joints):
+        p = int(PARENT[INDEX[name]])
+        while p not in pos and PARENT[p] != p:
+            p = int(PARENT[p])
+        out[i] = pos.get(p, i)
+    return out
+
+
+def bone_graph(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
+    """The bone graph's adjacency with self-loops (A + I) ``[J, J]``."""
+    a = np.eye(len(joints), dtype=np.float32)
+    for i, p in enumerate(bone_parents(joints)):
+        a[i, p] = a[p, i] = 1.0
+    return a
+
+
 def graph_adjacency(joints: tuple[str, ...] = SKELETON_JOINTS) -> np.ndarray:
     """Symmetrically normalised adjacency D^-1/2 (A + I) D^-1/2 [J, J] of the bone graph of
     ``joints``: each joint is linked to its nearest ancestor among them in the canonical tree."""
-    pos = {INDEX[n]: i for i, n in enumerate(joints)}
-    a = np.eye(len(joints), dtype=np.float32)
-    for name in joints:
-        c = INDEX[name]
-        p = int(PARENT[c])
-        while p not in pos and PARENT[p] != p:
-            p = int(PARENT[p])
-        if p in pos and p != c:
-            a[pos[c], pos[p]] = a[pos[p], pos[c]] = 1.0
+    a = bone_graph(joints)
     d = 1.0 / np.sqrt(a.sum(1))
     return (a * d[:, None] * d[None, :]).astype(np.float32)
 
@@ -99,16 +111,21 @@ class SequenceEncoder(nn.Module):
     feature keeps when in the clip things happen (dimension ``segments`` x 2 ``hidden``)."""
 
     def __init__(self, joints: int = len(SKELETON_JOINTS), hidden: int = 1024, layers: int = 3, motion: bool = False,
-                 segments: int = 1):
+                 segments: int = 1, dropout: float = 0.0):
         super().__init__()
         if segments < 1:
             raise ValueError(f"segments must be at least 1, got {segments}")
         self.motion, self.segments = motion, segments
-        self.gru = nn.GRU(joints * (6 if motion else 3), hidden, num_layers=layers, batch_first=True, bidirectional=True)
+        self.gru = nn.GRU(joints * (6 if motion else 3), hidden, num_layers=layers, batch_first=True, bidirectional=True,
+                          dropout=dropout if layers > 1 else 0.0)
         self.dim = 2 * hidden * segments
 
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        """The top layer's outputs at every frame ``[N, T, 2 hidden]`` (CRRL's h)."""
+        return self.gru((with_motion(x) if self.motion else x).flatten(2))[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.gru((with_motion(x) if self.motion else x).flatten(2))
+        out = self.states(x)
         if self.segments == 1:
             return out.mean(1)
         return torch.cat([span.mean(1) for span in out.tensor_split(self.segments, dim=1)], 1)
@@ -177,7 +194,97 @@ class ImageEncoder(nn.Module):
         return self.head(torch.cat([self._run(self.position, img), self._run(self.motion, motion)], 1))
 
 
-ENCODERS = {"seq": SequenceEncoder, "graph": GraphEncoder, "image": ImageEncoder}
+def partition_adjacency(joints: tuple[str, ...] = SKELETON_JOINTS, centre: str = "SpineMid") -> np.ndarray:
+    """ST-GCN's spatial-configuration partitioning ``[3, J, J]`` of the bone graph of ``joints``
+    (each joint linked to its nearest ancestor among them): the root subset (the joint itself),
+    the centripetal subset (neighbours nearer the body's ``centre`` in hops) and the centrifugal
+    one (farther); each subset normalised by the in-degree of the whole graph (A D^-1)."""
+    n = len(joints)
+    a = bone_graph(joints)
+    hops = np.full(n, np.inf)  # breadth-first hop distance to the centre joint
+    hops[joints.index(centre)], frontier = 0, [joints.index(centre)]
+    while frontier:
+        nxt = []
+        for i in frontier:
+            for j in np.flatnonzero(a[i]):
+                if hops[j] == np.inf:
+                    hops[j] = hops[i] + 1
+                    nxt.append(j)
+        frontier = nxt
+    norm = a / a.sum(0, keepdims=True)  # column-normalised (normalize_digraph: A D^-1)
+    parts = np.zeros((3, n, n), np.float32)
+    for i in range(n):
+        for j in np.flatnonzero(a[:, i]):  # j is a neighbour of i (or i itself)
+            k = 0 if hops[j] == hops[i] else (1 if hops[j] < hops[i] else 2)
+            parts[k, j, i] = norm[j, i]
+    return parts
+
+
+class _STGCNBlock(nn.Module):
+    """One ST-GCN unit: a partitioned spatial graph convolution (edge importance learned), then
+    BN-ReLU-temporal convolution (kernel 9)-BN, a residual, ReLU."""
+
+    def __init__(self, cin: int, cout: int, parts: int, joints: int, stride: int = 1, residual: bool = True):
+        super().__init__()
+        self.gcn = nn.Conv2d(cin, cout * parts, 1)
+        self.importance = nn.Parameter(torch.ones(parts, joints, joints))
+        self.tcn = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, (9, 1), (stride, 1), (4, 0)),
+                                 nn.BatchNorm2d(cout))
+        self.residual = (None if not residual else nn.Identity() if cin == cout and stride == 1 else
+                         nn.Sequential(nn.Conv2d(cin, cout, 1, (stride, 1)), nn.BatchNorm2d(cout)))
+        self.parts, self.cout = parts, cout
+
+    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:  # x [N, C, T, J]
+        n, _, t, j = x.shape
+        y = self.gcn(x).view(n, self.parts, self.cout, t, j)
+        y = torch.einsum("nkctv,kvw->nctw", y, adjacency * self.importance)
+        y = self.tcn(y)
+        return F.relu(y if self.residual is None else y + self.residual(x))
+
+
+STGCN_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)  # Yan et al.'s ten units; strides 2 at 128, 256
+
+
+class STGCNEncoder(nn.Module):
+    """ST-GCN (Yan et al.), skeleton BYOL's encoder (seed 004): ten spatial-temporal graph units
+    over the spatial-configuration partitions of the bone graph, channels times ``width``, global
+    average pooling. Input per joint: its coordinates, its bone (joint minus its parent) and a
+    visibility flag (7 channels, after a BatchNorm over joints x channels). ``forward(x, mask)``:
+    joints with ``mask`` False (dropped by an augmentation) give zeros and flag 0, and so do the
+    bones that touch them; without a mask every joint is visible."""
+
+    def __init__(self, joints: tuple[str, ...] = SKELETON_JOINTS, width: float = 1.0):
+        super().__init__()
+        self.register_buffer("adjacency", torch.from_numpy(partition_adjacency(joints)))
+        self.register_buffer("parent", torch.from_numpy(bone_parents(joints)))
+        j, cin = len(joints), 7
+        self.norm = nn.BatchNorm1d(j * cin)
+        chans = [max(8, int(round(c * width))) for c in STGCN_CHANNELS]
+        blocks = []
+        for i, c in enumerate(chans):
+            blocks.append(_STGCNBlock(cin, c, 3, j, stride=2 if i in (4, 7) else 1, residual=i > 0))
+            cin = c
+        self.blocks = nn.ModuleList(blocks)
+        self.width, self.dim = width, chans[-1]
+
+    def inputs(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [N, T, J, 3]`` (and ``mask [N, T, J]``) -> ``[N, T, J, 7]``: joint, bone, visible."""
+        vis = torch.ones_like(x[..., :1]) if mask is None else mask.unsqueeze(-1).to(x.dtype)
+        x = x * vis
+        bone_vis = vis * vis[:, :, self.parent]
+        bones = (x - x[:, :, self.parent]) * bone_vis
+        return torch.cat([x, bones, vis], -1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.inputs(x, mask)
+        n, t, j, c = x.shape
+        x = self.norm(x.flatten(2).transpose(1, 2)).view(n, j, c, t).permute(0, 2, 3, 1)  # [N, C, T, J]
+        for block in self.blocks:
+            x = block(x, self.adjacency)
+        return x.mean((2, 3))
+
+
+ENCODERS = {"seq": SequenceEncoder, "graph": GraphEncoder, "image": ImageEncoder, "stgcn": STGCNEncoder}
 
 
 def make_encoder(kind: str, **kwargs) -> nn.Module:

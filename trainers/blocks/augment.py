@@ -18,6 +18,7 @@ Python.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def _uniform(shape, low: float, high: float, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -95,3 +96,93 @@ def spatio_temporal(x: torch.Tensor, gen: torch.Generator, length: int = 64, spa
         raise ValueError(f"spatial augmentation must be one of {SPATIAL} or none, got {spatial!r}")
     pick = torch.rand(len(x), generator=gen, device=x.device) < 0.5
     return torch.where(pick[:, None, None, None], pose_shear(x, gen, shear), joint_jitter(x, gen, jitter_joints))
+
+
+# Skeleton BYOL's augmentations (seed 004, Sec. 3.2-3.3 and 4.2). Each returns the same shape.
+
+def resample_rate(x: torch.Tensor, gen: torch.Generator, low: float = 0.7, high: float = 1.3) -> torch.Tensor:
+    """Speed up or slow down each sequence by a rate uniform in [low, high]: it is resampled to
+    round(T * rate) frames (linear interpolation), then a random T-frame window of it is kept,
+    or, when shorter than T, it is repeated to T frames (as the paper pads short clips)."""
+    n, t = x.shape[:2]
+    rate = _uniform(n, low, high, gen, x)
+    length = (rate * t).round().clamp(2, None)  # [n]
+    start = (torch.rand(n, generator=gen, device=x.device) * (length - t + 1).clamp(min=1)).floor()
+    k = torch.arange(t, device=x.device, dtype=x.dtype)[None]  # output frame
+    frame = torch.where(length[:, None] >= t, start[:, None] + k, torch.remainder(k, length[:, None]))
+    pos = frame * (t - 1) / (length[:, None] - 1)  # position in the input
+    lo = pos.floor().long().clamp(0, t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (pos - lo).to(x.dtype)[..., None, None]
+    rows = torch.arange(n, device=x.device)[:, None]
+    return (1 - w) * x[rows, lo] + w * x[rows, hi]
+
+
+def savgol_filter(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, window: int = 15, order: int = 2) -> torch.Tensor:
+    """Low-pass each sequence with probability ``p``: a Savitzky-Golay filter (``order``,
+    ``window`` frames; coefficients from scipy.signal.savgol_coeffs) along time, the ends padded
+    by repeating the first and last frames."""
+    from scipy.signal import savgol_coeffs
+    n, t, j, c = x.shape
+    window = min(window, t if t % 2 else t - 1)
+    if window <= order:
+        return x
+    kernel = torch.as_tensor(savgol_coeffs(window, order, use="conv").copy(), dtype=x.dtype, device=x.device)
+    seq = x.permute(0, 2, 3, 1).reshape(n * j * c, 1, t)
+    seq = F.pad(seq, (window // 2, window // 2), mode="replicate")
+    smooth = F.conv1d(seq, kernel.flip(0).view(1, 1, -1)).view(n, j, c, t).permute(0, 3, 1, 2)
+    pick = torch.rand(n, generator=gen, device=x.device) < p
+    return torch.where(pick[:, None, None, None], smooth, x)
+
+
+def temporal_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Shift each sequence cyclically along time by a random offset in [0, T)."""
+    n, t = x.shape[:2]
+    offset = (torch.rand(n, generator=gen, device=x.device) * t).floor().long()
+    idx = torch.remainder(torch.arange(t, device=x.device)[None] + offset[:, None], t)
+    return x[torch.arange(n, device=x.device)[:, None], idx]
+
+
+def side_joints(joints: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean [J] masks of the left and the right limbs' joints (names with Left / Right)."""
+    return (torch.tensor(["Left" in n for n in joints]), torch.tensor(["Right" in n for n in joints]))
+
+
+def side_drop(x: torch.Tensor, gen: torch.Generator, joints: tuple[str, ...], p: float = 0.5,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Left/right drop: with probability ``p`` a sequence loses its left or its right limbs (each
+    side equally likely) for its whole length. Returns the visibility mask ``[N, T, J]`` (the
+    coordinates are left alone: a masked joint is never read as a position)."""
+    n, t, j = x.shape[:3]
+    left, right = (m.to(x.device) for m in side_joints(joints))
+    drop = torch.rand(n, generator=gen, device=x.device) < p
+    use_left = torch.rand(n, generator=gen, device=x.device) < 0.5
+    lost = drop[:, None] & torch.where(use_left[:, None], left[None], right[None])  # [N, J]
+    keep = (~lost)[:, None, :].expand(n, t, j)
+    return keep if mask is None else keep & mask
+
+
+AGGRESSIVE = ("resample", "filter", "shear", "shift", "drop")
+
+
+def byol_view(x: torch.Tensor, gen: torch.Generator, joints: tuple[str, ...], pipeline: str = "aggressive",
+              without: tuple[str, ...] = (), shear: float = 1.0, rate: tuple[float, float] = (0.7, 1.3),
+              filter_p: float = 0.5, drop_p: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """One augmented view and its visibility mask ``[N, T, J]``. ``conservative``: random
+    resampling only. ``aggressive``: resampling, Savitzky-Golay filtering (p 0.5), shear,
+    cyclic temporal shift, left/right drop (p 0.5); ``without`` leaves some out (ablations)."""
+    if pipeline not in ("aggressive", "conservative"):
+        raise ValueError(f"pipeline must be aggressive or conservative, got {pipeline!r}")
+    steps = ("resample",) if pipeline == "conservative" else tuple(s for s in AGGRESSIVE if s not in without)
+    if "resample" in steps:
+        x = resample_rate(x, gen, *rate)
+    if "filter" in steps:
+        x = savgol_filter(x, gen, filter_p)
+    if "shear" in steps:
+        x = pose_shear(x, gen, shear)
+    if "shift" in steps:
+        x = temporal_shift(x, gen)
+    mask = torch.ones(x.shape[:3], dtype=torch.bool, device=x.device)
+    if "drop" in steps:
+        mask = side_drop(x, gen, joints, drop_p, mask)
+    return x, mask

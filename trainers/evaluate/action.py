@@ -11,6 +11,10 @@ Protocols (accuracies in percent of the test split; nothing is chosen on the tes
   regression on the labelled clips' frozen features (a linear probe, then fine-tuning), since at
   lr 1e-4 a head from zero barely moves on a hundred clips. The same run from a randomly
   initialised encoder of the same architecture is the baseline.
+  With ``--student-width W`` (ST-GCN encoders, skeleton BYOL's Sec. 4.4) each fine-tuned model
+  then teaches a randomly initialised encoder of width W with a linear head on ALL training
+  clips without their labels (KL divergence of the class distributions, temperature 1): the
+  ``distilled`` figure.
 - ``transfer``: leave-one-dataset-out: a checkpoint pretrained WITHOUT the dataset (not even its
   training split; `pretraining_datasets`), judged on that dataset's own protocol with frozen kNN
   and linear. Refused for a dataset the checkpoint was pretrained on.
@@ -170,7 +174,43 @@ def finetune(encoder: nn.Module, train_set, test_set, classes: int, device, *, e
     logits = features(model, test_set.x, device)
     pred = logits.argmax(1)
     return {"accuracy": float((pred == test_set.label).mean() * 100), "labelled": len(train_set.x),
-            "epochs": epochs, "lr": lr, "pred": pred}
+            "epochs": epochs, "lr": lr, "pred": pred, "model": model}
+
+
+def distill(teacher: nn.Module, student: nn.Module, clips: np.ndarray, test_set, classes: int, device, *,
+            epochs: int = 50, lr: float = SUPERVISED_LR, batch: int = 32, temperature: float = 1.0, seed: int = 0,
+            progress: bool = True) -> dict:
+    """Skeleton BYOL's distillation (seed 004, Sec. 4.4): a fine-tuned classifier ``teacher``
+    teaches a fresh ``student`` encoder with a linear head on ``clips`` WITHOUT their labels, by
+    the KL divergence between their softened class distributions (``temperature``); the same
+    optimiser as `finetune` (Adam, lr divided by 10 after 60 % and 80 % of the epochs). Returns
+    the student's test accuracy (percent)."""
+    torch.manual_seed(seed)
+    teacher = teacher.to(device).eval()
+    model = Classifier(student, classes).to(device)
+    x = torch.from_numpy(clips).to(device)
+    with torch.no_grad():
+        soft = torch.cat([torch.softmax(teacher(x[s:s + 256]) / temperature, 1) for s in range(0, len(x), 256)])
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(epochs * 0.6), round(epochs * 0.8)], 0.1)
+    rng = np.random.default_rng(seed)
+    for _ in tqdm(range(epochs), desc="distil", disable=not progress, leave=False):
+        model.train()
+        order = rng.permutation(len(x))
+        for s in range(0, len(order), batch):
+            idx = order[s:s + batch]
+            if len(idx) < 2:
+                continue
+            log_p = torch.log_softmax(model(x[idx]) / temperature, 1)
+            loss = nn.functional.kl_div(log_p, soft[idx], reduction="batchmean") * temperature ** 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    model.eval()
+    pred = features(model, test_set.x, device).argmax(1)
+    return {"accuracy": float((pred == test_set.label).mean() * 100), "epochs": epochs, "lr": lr,
+            "temperature": temperature}
 
 
 def random_like(meta: dict) -> nn.Module:
@@ -182,11 +222,14 @@ def random_like(meta: dict) -> nn.Module:
 def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[str, ...] = ("knn", "linear"),
              fractions: tuple[float, ...] = (0.05, 0.1, 0.3), transfer_to: str = "", epochs: int = 50,
              out: str | None = None, device: str = "cpu", seed: int = 0, progress: bool = True,
-             split: str = "test") -> dict:
+             split: str = "test", student_width: float = 0.0) -> dict:
     from engine.checkpoint import load_action
     from trainers.evaluate.plots import confusion_png, tsne_png
 
     encoder, meta = load_action(checkpoint, device=device)
+    if student_width and "width" not in meta["architecture"]:
+        raise ValueError(f"--student-width: {meta['name']} is a {meta['architecture']['kind']!r} encoder without a "
+                         "width multiplier (distillation here is for ST-GCN encoders)")
     if "transfer" in protocols:
         check_transfer(meta, dataset)
     frames = int(meta["input"]["frames"])
@@ -226,6 +269,11 @@ def evaluate(checkpoint: str | None, dataset: str = "nwucla", protocols: tuple[s
                 r = finetune(enc, part, test_set, classes, device, epochs=epochs, seed=seed, progress=progress,
                              desc=f"semi {frac:g} {name}")
                 row[name] = r["accuracy"]
+                if name == "pretrained" and student_width:  # the fine-tuned model teaches a narrower one
+                    student = random_like(dict(meta, architecture=dict(meta["architecture"], width=student_width)))
+                    row["distilled"] = distill(r["model"], student, train_set.x, test_set, classes, device,
+                                               epochs=epochs, seed=seed, progress=progress)["accuracy"]
+                    row["student_width"] = student_width
             rows.append(row)
         result["semi"] = rows
     if "supervised" in protocols:  # the reference: the same architecture trained with every label
@@ -256,7 +304,8 @@ def format_result(r: dict) -> str:
             lines.append(f"  {k:<7} {r[k]:5.1f} %" + ("   (baseline: kNN on the raw coordinates)" if k == "raw_knn" else ""))
     for row in r.get("semi", []):
         lines.append(f"  semi {row['fraction']:.0%} ({row['labelled']} labelled): fine-tuned {row['pretrained']:.1f} %,"
-                     f" from random init {row['random_init']:.1f} %")
+                     f" from random init {row['random_init']:.1f} %"
+                     + (f", distilled into width {row['student_width']:g} {row['distilled']:.1f} %" if "distilled" in row else ""))
     if "supervised" in r:
         lines.append(f"  supervised, same architecture from random init, all labels: {r['supervised']['accuracy']:.1f} %")
     if "finetune" in r:
@@ -276,6 +325,9 @@ def main(argv: list[str] | None = None) -> None:
                    "(the architecture trained from random init with every training label, Adam 1e-3: the "
                    "reference the frozen features face); the raw-coordinate kNN baseline comes with the frozen ones")
     p.add_argument("--fractions", default="0.05,0.1,0.3", help="labelled fractions for semi")
+    p.add_argument("--student-width", type=float, default=0.0,
+                   help="semi with an ST-GCN checkpoint: also distil each fine-tuned model into a fresh encoder of "
+                   "this width on the unlabelled training clips (skeleton BYOL's distillation)")
     p.add_argument("--transfer-to", default="", help="target dataset of finetune (default: NW-UCLA <-> MSR)")
     p.add_argument("--epochs", type=int, default=50, help="fine-tuning epochs (semi, finetune, supervised)")
     p.add_argument("--split", default="test", choices=["test", "val"],
@@ -291,7 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown protocol(s) {bad}; choose from {', '.join(PROTOCOL_NAMES)}")
     try:
         r = evaluate(args.checkpoint, args.dataset, protocols, tuple(float(f) for f in args.fractions.split(",")),
-                     args.transfer_to, args.epochs, args.out, args.device, args.seed, split=args.split)
+                     args.transfer_to, args.epochs, args.out, args.device, args.seed, split=args.split,
+                     student_width=args.student_width)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     print(format_result(r))

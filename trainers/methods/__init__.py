@@ -2,12 +2,17 @@
 
 A method module builds its networks and returns named losses: ``Method(cfg)`` with ``data``
 ("walks" or "clips": the data module it trains on, `trainers.data`), ``forward(x, generator,
-clean=None)`` -> {name: loss}, ``checkpoints(run)`` -> {name: (module, metadata)} and, optionally,
-``init_from(spec)`` (how ``init=`` starts it) and ``encoders()`` (action methods: the encoders
+second=None)`` -> {name: loss} (``second``: each sample's clean window under joint dropout, or
+another viewpoint of its action instance under multi-view sampling), ``checkpoints(run)`` -> {name: (module, metadata)} and, optionally,
+``init_from(spec)`` (how ``init=`` starts it), ``after_step(progress)`` (after each optimiser
+step) and ``encoders()`` (action methods: the encoders
 judged on validation at the end). Adding a method: one module here, one YAML in trainers/configs.
 """
 
+from trainers.methods.byol import BYOL, BYOLConfig
+from trainers.methods.crrl import CRRL, CRRLConfig
 from trainers.methods.isc import ISC, ISCConfig
 from trainers.methods.sge_la import SGELAConfig, SGELAMethod
 
-METHODS = {"sge_la": (SGELAConfig, SGELAMethod), "isc": (ISCConfig, ISC)}
+METHODS = {"sge_la": (SGELAConfig, SGELAMethod), "isc": (ISCConfig, ISC), "crrl": (CRRLConfig, CRRL),
+           "byol": (BYOLConfig, BYOL)}
