@@ -265,18 +265,22 @@ def test_model_card_lists_every_training_command_behind_a_checkpoint(tmp_path):
     assert made_by(read_meta(d)) == ["train a", "train b", "train c", "train d"]
 
 
-def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(tmp_path):
-    """``--action-checkpoint CKPT``: the engine loads CKPT and the prototypes beside it
-    (CKPT.prototypes.safetensors); without them it says which file is missing and how to make it,
-    and prototypes of other weights are refused."""
+@pytest.mark.parametrize("method,arch", [
+    ("isc", {"kind": "seq", "hidden": 8, "motion": True, "segments": 2}),
+    ("crrl", {"kind": "seq", "hidden": 8, "layers": 2, "dropout": 0.2}),
+    ("byol", {"kind": "stgcn", "width": 0.125})])
+def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, arch, tmp_path):
+    """``--action-checkpoint CKPT`` (any action method): the engine loads CKPT and the
+    prototypes beside it (CKPT.prototypes.safetensors); without them it says which file is
+    missing and how to make it, and prototypes of other weights are refused."""
     import zmq
     from safetensors.torch import save_file
 
     from engine.checkpoint import fingerprint, prototypes_for
     from engine.server import Engine, EngineConfig
     torch.manual_seed(0)
-    enc = make_encoder("seq", hidden=8, motion=True, segments=2)
-    meta = {"method": "isc", "architecture": {"kind": "seq", "hidden": 8, "motion": True, "segments": 2},
+    enc = make_encoder(arch["kind"], **{k: v for k, v in arch.items() if k != "kind"}).eval()
+    meta = {"method": method, "architecture": arch,
             "input": {"frames": 16, "seconds": 1.0}, "embedding": {"dim": enc.dim}, "training": {"dataset": "toy"}}
     ckpt = save(tmp_path / "mine", enc, meta)
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
@@ -293,6 +297,8 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(tmp_path
     try:
         assert engine.action_names == ["wave", "walk"] and engine.action_frames == 16
         assert engine.status()["action_checkpoint"] == "mine"
+        x = torch.randn(2, 16, 20, 3)
+        torch.testing.assert_close(engine.action_model(x), enc(x))  # the weights of CKPT, as trained
     finally:
         engine.close()
         ctx.term()

@@ -1,0 +1,46 @@
+"""Tables of issue 15 (docs/RESULTS.md, "CRRL and skeleton BYOL"): validation with the rule's
+score, test, leave-one-dataset-out; cells frozen kNN / linear / raw-coordinate kNN of the same
+run. python results/ssl15/table.py"""
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DATASETS = ("nwucla", "msr", "utd_mhad", "kard")
+ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)", ROOT.parent / "isc_all" / "eval"),
+        ("random_crrl", "untrained BiGRU 2x256 (CRRL's encoder)", ROOT / "eval"),
+        ("cml_nwucla", "CRRL: CML alone, NW-UCLA", ROOT / "eval"),
+        ("ser_nwucla", "CRRL: SER alone, NW-UCLA", ROOT / "eval"),
+        ("crrl_nwucla", "CRRL (CML distilled into SER), NW-UCLA", ROOT / "eval"),
+        ("random_byol", "untrained ST-GCN 0.25x (BYOL's encoder)", ROOT / "eval"),
+        ("byol_nwucla", "BYOL, multi-view + asymmetric, NW-UCLA", ROOT / "eval"),
+        ("byol_asym_nwucla", "BYOL, asymmetric, no multi-view, NW-UCLA", ROOT / "eval"))
+
+
+def get(folder, name):
+    f = folder / name / "summary.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def cell(r):
+    return f"{r['knn']:.1f} / {r['linear']:.1f} / {r['raw_knn']:.1f}" + ("" if r["left_out"] is False else " (t)") if r else "-"
+
+
+for split in ("val", "test"):
+    print(f"\n{split}: kNN / linear / raw-coordinate kNN (%); (t): not in the checkpoint's pretraining\n")
+    print("| checkpoint | " + " | ".join(DATASETS) + (" | rule score |" if split == "val" else " |"))
+    print("|---" * (len(DATASETS) + 1 + (split == "val")) + "|")
+    for name, what, folder in ROWS:
+        rows = [get(folder, f"{name}_{split}_{d}") for d in DATASETS]
+        if not any(rows):
+            continue
+        score = (sum((r["knn"] + r["linear"]) / 2 for r in rows) / len(rows)) if all(rows) else None
+        line = f"| {what} | " + " | ".join(cell(r) for r in rows)
+        print(line + ((f" | {score:.1f} |" if score is not None else " | - |") if split == "val" else " |"))
+print("\nleave one dataset out (its test split): kNN / linear / raw-coordinate kNN\n")
+print("| pretrained on the other three | " + " | ".join(DATASETS) + " |")
+print("|---" * (len(DATASETS) + 1) + "|")
+for prefix, what, folder in (("crrl", "CRRL (`crrl_cml_all.yaml`, `crrl_all.yaml`)", ROOT / "eval"),
+                             ("byol", "BYOL (`byol_all.yaml`)", ROOT / "eval")):
+    rows = [get(folder, f"{prefix}_no_{d}") for d in DATASETS]
+    if any(rows):
+        print(f"| {what} | " + " | ".join(cell(r) for r in rows) + " |")
