@@ -177,6 +177,9 @@ def test_every_method_trains_two_steps_through_the_one_trainer_and_resumes(metho
     metrics = run_main([*args, "epochs=2", "--resume"])
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert metrics["history"][0] == json.loads(json.dumps(first))
+    from trainers.methods import METHODS
+    if getattr(METHODS[method][1], "keep", "best") == "last":  # BYOL: the last epoch's weights, whatever the loss
+        assert all(read_meta(p)["metrics"]["epoch"] == 2 for p in saved)
 
 
 @pytest.mark.parametrize("method", _methods())

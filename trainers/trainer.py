@@ -67,6 +67,9 @@ class Trainer:
         self.scheduler = (torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: cfg.lr_factor(e))
                           if cfg.schedule != "none" or cfg.warmup else None)
         self.out = Path(cfg.out)
+        # which weights a run writes: those of the best validation loss (default), or, for a method
+        # whose loss does not measure its representation (``keep = "last"``), those of the last epoch
+        self.keep_last = getattr(self.method, "keep", "best") == "last"
         self.epoch, self.best, self.stale, self.history = 0, float("inf"), 0, []
 
     def _init_from(self, path: str) -> None:
@@ -228,9 +231,11 @@ class Trainer:
                     if k != "epoch":
                         writer.add_scalar(k, v, self.epoch)
                 print(json.dumps(record), flush=True)
-                if improved:
+                if improved or self.keep_last:
                     saved = self._save_best(data, val_loss)
                 self._save_state()
+        if self.keep_last and not saved and self.main and self.history:  # resumed after the last epoch
+            saved = self._save_best(data, self.history[-1]["val_loss"])
         metrics = {"epochs": self.epoch, "best_val_loss": self.best, "stopped_early": self.stale >= cfg.patience,
                    "train_seconds": time.time() - self.start, "sequences_per_s": seen / max(time.time() - self.start, 1e-9),
                    "device": str(self.device), "world_size": self.world, "history": self.history}

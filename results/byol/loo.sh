@@ -12,6 +12,6 @@ for out in "${all[@]}"; do
   .venv/bin/skelstream eval action runs/byol_no_$out/byol --dataset $out --protocols transfer \
       --out results/ssl15/eval/byol_no_$out > results/byol/eval_byol_no_$out.log 2>&1
 done
-# MSR Action3D alone (in domain), 60 epochs as on NW-UCLA (one camera: no multi-view pairs)
+# MSR Action3D alone (in domain), the budget of byol_nwucla.yaml (one camera: no multi-view pairs)
 .venv/bin/python trainers/run.py byol --config trainers/configs/byol_nwucla.yaml dataset=msr multi_view=false \
     out=runs/byol_msr > results/byol/byol_msr.log 2>&1

@@ -5,7 +5,7 @@ A method module builds its networks and returns named losses: ``Method(cfg)`` wi
 second=None)`` -> {name: loss} (``second``: each sample's clean window under joint dropout, or
 another viewpoint of its action instance under multi-view sampling), ``checkpoints(run)`` -> {name: (module, metadata)} and, optionally,
 ``init_from(spec)`` (how ``init=`` starts it), ``after_step(progress)`` (after each optimiser
-step) and ``encoders()`` (action methods: the encoders
+step), ``keep = "last"`` (write the last epoch's weights, not the best validation loss's) and ``encoders()`` (action methods: the encoders
 judged on validation at the end). Adding a method: one module here, one YAML in trainers/configs.
 """
 

@@ -15,7 +15,8 @@
   conservative (`trainers.blocks.augment.byol_view`; ``without=shear,...`` drops parts). With
   the run key ``multi_view=true`` the second view starts from another camera's recording of the
   same action instance (Sec. 3.4; `trainers.data.ClipData`).
-The online encoder is what is kept (OUT/byol), judged with ``skelstream eval action``.
+The online encoder of the LAST epoch is what is kept (OUT/byol; ``keep``), judged with
+``skelstream eval action``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class BYOLConfig:
     proj_dim: int = 256
     ema: float = 0.99  # the target's starting lambda, raised to 1 by a cosine over the run
     bn_momentum: float = 0.9  # alpha of the target's momentum BatchNorm
+    momentum_bn: bool = True  # false: the target normalises with its own batch statistics (BYOL's original)
 
     def __post_init__(self):
         if isinstance(self.without, str):
@@ -110,6 +112,10 @@ def momentum_bn_update(target: nn.Module, stats: dict[int, tuple[torch.Tensor, t
 
 class BYOL(nn.Module):
     data = "clips"
+    # BYOL's loss is no measure of the representation: it fell to its lowest here (epoch 21 of 60 on
+    # NW-UCLA) where the features had nearly collapsed (effective rank 1.8), and rose as the target
+    # settled. The run keeps its last weights, as the paper, which trains its whole schedule.
+    keep = "last"
 
     def __init__(self, cfg: BYOLConfig):
         super().__init__()
@@ -123,7 +129,8 @@ class BYOL(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.target.eval()  # momentum BN: the target always normalises with its running statistics
+        if self.cfg.momentum_bn:
+            self.target.eval()  # momentum BN: the target always normalises with its running statistics
         return self
 
     def _project(self, net: nn.ModuleDict, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -151,7 +158,9 @@ class BYOL(nn.Module):
         self.lam.fill_(lam)
         for pt, po in zip(self.target.parameters(), self.online.parameters()):
             pt.mul_(lam).add_(po.detach(), alpha=1 - lam)
-        momentum_bn_update(self.target, self.stats.take(), self.cfg.bn_momentum)
+        stats = self.stats.take()
+        if self.cfg.momentum_bn:
+            momentum_bn_update(self.target, stats, self.cfg.bn_momentum)
 
     def encoders(self) -> dict[str, nn.Module]:
         return {"byol": self.online["encoder"]}
