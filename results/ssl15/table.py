@@ -12,8 +12,14 @@ ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)", ROOT.par
         ("ser_nwucla", "CRRL: SER alone, NW-UCLA", ROOT / "eval"),
         ("crrl_nwucla", "CRRL (CML distilled into SER), NW-UCLA", ROOT / "eval"),
         ("random_byol", "untrained ST-GCN 0.25x (BYOL's encoder)", ROOT / "eval"),
-        ("byol_nwucla", "BYOL, multi-view + asymmetric, NW-UCLA", ROOT / "eval"),
-        ("byol_asym_nwucla", "BYOL, asymmetric, no multi-view, NW-UCLA", ROOT / "eval"))
+        ("byol60_nwucla", "BYOL, 60 epochs (collapsed), NW-UCLA", ROOT / "eval"),
+        ("byol_nwucla", "BYOL (multi-view, asymmetric; 10 epochs), NW-UCLA", ROOT / "eval"),
+        ("byol_bn_nwucla", "BYOL, plain BN in the target, NW-UCLA", ROOT / "eval"),
+        ("byol_no_mvs_nwucla", "BYOL, no multi-view sampling, NW-UCLA", ROOT / "eval"),
+        ("byol_aggressive_nwucla", "BYOL, aggressive pipeline both sides, NW-UCLA", ROOT / "eval"),
+        ("byol_conservative_nwucla", "BYOL, conservative pipeline both sides, NW-UCLA", ROOT / "eval"),
+        ("crrl_msr", "CRRL, MSR alone", ROOT / "eval"),
+        ("byol_msr", "BYOL, MSR alone", ROOT / "eval"))
 
 
 def get(folder, name):
@@ -44,3 +50,15 @@ for prefix, what, folder in (("crrl", "CRRL (`crrl_cml_all.yaml`, `crrl_all.yaml
     rows = [get(folder, f"{prefix}_no_{d}") for d in DATASETS]
     if any(rows):
         print(f"| {what} | " + " | ".join(cell(r) for r in rows) + " |")
+
+print("\ntraining throughput (median epoch, sequences/s; one thread each, two runs side by side on the 2-core CPU)\n")
+print("| run | method | clips / epoch | sequences/s | epochs | minutes |")
+print("|---|---|---|---|---|---|")
+RUNS = ROOT.parent.parent / "runs"
+for run in ("crrl_cml_nwucla", "crrl_nwucla", "crrl_ser_nwucla", "byol_nwucla", "byol_diag_mbn", "byol_no_mvs_nwucla"):
+    f = RUNS / run / "metrics.json"
+    if f.is_file():
+        m = json.loads(f.read_text())
+        rates = sorted(h["sequences_per_s"] for h in m["history"])
+        print(f"| {run} | {run.split('_')[0]} | 918 | {rates[len(rates) // 2]:.0f} | {m['epochs']} | "
+              f"{sum(h['seconds'] for h in m['history']) / 60:.0f} |")
