@@ -179,7 +179,7 @@ def test_every_method_trains_two_steps_through_the_one_trainer_and_resumes(metho
     assert metrics["history"][0] == json.loads(json.dumps(first))
     from trainers.methods import METHODS
     if getattr(METHODS[method][1], "keep", "best") == "last":  # BYOL: the last epoch's weights, whatever the loss
-        assert all(read_meta(p)["metrics"]["epoch"] == 2 for p in saved)
+        assert all(read_meta(p)["metrics"]["epoch"] == 2 and read_meta(p)["metrics"]["kept"] == "last epoch" for p in saved)
 
 
 @pytest.mark.parametrize("method", _methods())

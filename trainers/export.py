@@ -216,7 +216,8 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
         dataset=train["dataset"], protocol=train["protocol"],
         epochs=train.get("config", {}).get("epochs", len(train["history"])) if "epoch" in meta.get("metrics", {})
         else len(train["history"]),
-        best=(f"; the weights of epoch {meta['metrics']['epoch']} (the best validation loss, after "
+        best=(f"; the weights of epoch {meta['metrics']['epoch']} (the "
+              f"{meta['metrics'].get('kept', 'best validation loss')}, after "
               f"{train['minutes']:.0f} min)" if "epoch" in meta.get("metrics", {}) else f", {train['minutes']:.0f} min"),
         device=train["device"], steps="\n".join(steps),
         size=dst.with_suffix(".safetensors").stat().st_size / 1e6, commit=meta.get("git_commit", "unknown"),

@@ -144,8 +144,9 @@ class Trainer:
                              "minutes": (time.time() - self.start) / 60},
                 "metrics": metrics}
 
-    def _save_best(self, data, val_loss: float) -> list[Path]:
-        run = self.run_meta(data, {"val_loss": val_loss, "epoch": self.epoch})
+    def _save_checkpoints(self, data, val_loss: float) -> list[Path]:
+        run = self.run_meta(data, {"val_loss": val_loss, "epoch": self.epoch,
+                                   "kept": "last epoch" if self.keep_last else "best validation loss"})
         return [checkpoint.save(self.out / name, module, meta)
                 for name, (module, meta) in self.method.checkpoints(run).items()]
 
@@ -232,10 +233,10 @@ class Trainer:
                         writer.add_scalar(k, v, self.epoch)
                 print(json.dumps(record), flush=True)
                 if improved or self.keep_last:
-                    saved = self._save_best(data, val_loss)
+                    saved = self._save_checkpoints(data, val_loss)
                 self._save_state()
         if self.keep_last and not saved and self.main and self.history:  # resumed after the last epoch
-            saved = self._save_best(data, self.history[-1]["val_loss"])
+            saved = self._save_checkpoints(data, self.history[-1]["val_loss"])
         metrics = {"epochs": self.epoch, "best_val_loss": self.best, "stopped_early": self.stale >= cfg.patience,
                    "train_seconds": time.time() - self.start, "sequences_per_s": seen / max(time.time() - self.start, 1e-9),
                    "device": str(self.device), "world_size": self.world, "history": self.history}

@@ -6,24 +6,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DATASETS = ("nwucla", "msr", "utd_mhad", "kard")
-ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)", ROOT.parent / "isc_all" / "eval"),
-        ("random_crrl", "untrained BiGRU 2x256 (CRRL's encoder)", ROOT / "eval"),
-        ("cml_nwucla", "CRRL: CML alone, NW-UCLA", ROOT / "eval"),
-        ("ser_nwucla", "CRRL: SER alone, NW-UCLA", ROOT / "eval"),
-        ("crrl_nwucla", "CRRL (CML distilled into SER), NW-UCLA", ROOT / "eval"),
-        ("random_byol", "untrained ST-GCN 0.25x (BYOL's encoder)", ROOT / "eval"),
-        ("byol60_nwucla", "BYOL, 60 epochs (collapsed), NW-UCLA", ROOT / "eval"),
-        ("byol_nwucla", "BYOL (multi-view, asymmetric; 10 epochs), NW-UCLA", ROOT / "eval"),
-        ("byol_bn_nwucla", "BYOL, plain BN in the target, NW-UCLA", ROOT / "eval"),
-        ("byol_no_mvs_nwucla", "BYOL, no multi-view sampling, NW-UCLA", ROOT / "eval"),
-        ("byol_aggressive_nwucla", "BYOL, aggressive pipeline both sides, NW-UCLA", ROOT / "eval"),
-        ("byol_conservative_nwucla", "BYOL, conservative pipeline both sides, NW-UCLA", ROOT / "eval"),
-        ("crrl_msr", "CRRL, MSR alone", ROOT / "eval"),
-        ("byol_msr", "BYOL, MSR alone", ROOT / "eval"))
+ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)"),
+        ("random_crrl", "untrained BiGRU 2x256 (CRRL's encoder)"),
+        ("cml_nwucla", "CRRL: CML alone, NW-UCLA"),
+        ("ser_nwucla", "CRRL: SER alone, NW-UCLA"),
+        ("crrl_nwucla", "CRRL (CML distilled into SER), NW-UCLA"),
+        ("random_byol", "untrained ST-GCN 0.25x (BYOL's encoder)"),
+        ("byol60_nwucla", "BYOL, 60 epochs (collapsed), NW-UCLA"),
+        ("byol_nwucla", "BYOL (multi-view, asymmetric; 10 epochs), NW-UCLA"),
+        ("byol_bn_nwucla", "BYOL, plain BN in the target, NW-UCLA"),
+        ("byol_no_mvs_nwucla", "BYOL, no multi-view sampling, NW-UCLA"),
+        ("byol_aggressive_nwucla", "BYOL, aggressive pipeline both sides, NW-UCLA"),
+        ("byol_conservative_nwucla", "BYOL, conservative pipeline both sides, NW-UCLA"),
+        ("crrl_msr", "CRRL, MSR alone"),
+        ("byol_msr", "BYOL, MSR alone"))
+FOLDER = {"action_isc": ROOT.parent / "isc_all" / "eval"}  # issue 14's summaries; the rest: ROOT / "eval"
 
 
-def get(folder, name):
-    f = folder / name / "summary.json"
+def get(row, name):
+    f = FOLDER.get(row, ROOT / "eval") / name / "summary.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
 
@@ -35,8 +36,8 @@ for split in ("val", "test"):
     print(f"\n{split}: kNN / linear / raw-coordinate kNN (%); (t): not in the checkpoint's pretraining\n")
     print("| checkpoint | " + " | ".join(DATASETS) + (" | rule score |" if split == "val" else " |"))
     print("|---" * (len(DATASETS) + 1 + (split == "val")) + "|")
-    for name, what, folder in ROWS:
-        rows = [get(folder, f"{name}_{split}_{d}") for d in DATASETS]
+    for name, what in ROWS:
+        rows = [get(name, f"{name}_{split}_{d}") for d in DATASETS]
         if not any(rows):
             continue
         score = (sum((r["knn"] + r["linear"]) / 2 for r in rows) / len(rows)) if all(rows) else None
@@ -45,9 +46,11 @@ for split in ("val", "test"):
 print("\nleave one dataset out (its test split): kNN / linear / raw-coordinate kNN\n")
 print("| pretrained on the other three | " + " | ".join(DATASETS) + " |")
 print("|---" * (len(DATASETS) + 1) + "|")
-for prefix, what, folder in (("crrl", "CRRL (`crrl_cml_all.yaml`, `crrl_all.yaml`)", ROOT / "eval"),
-                             ("byol", "BYOL (`byol_all.yaml`)", ROOT / "eval")):
-    rows = [get(folder, f"{prefix}_no_{d}") for d in DATASETS]
+FOLDER["isc"] = ROOT.parent / "isc_all" / "eval"
+for prefix, what, pattern in (("isc", "ISC (`isc_all.yaml`; issue 14)", "no_{d}_transfer_{d}"),
+                              ("crrl", "CRRL (`crrl_cml_all.yaml`, `crrl_all.yaml`)", "crrl_no_{d}"),
+                              ("byol", "BYOL (`byol_all.yaml`)", "byol_no_{d}")):
+    rows = [get(prefix, pattern.format(d=d)) for d in DATASETS]
     if any(rows):
         print(f"| {what} | " + " | ".join(cell(r) for r in rows) + " |")
 

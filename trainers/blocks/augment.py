@@ -17,6 +17,8 @@ Python.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -118,16 +120,21 @@ def resample_rate(x: torch.Tensor, gen: torch.Generator, low: float = 0.7, high:
     return (1 - w) * x[rows, lo] + w * x[rows, hi]
 
 
+@functools.lru_cache(maxsize=8)
+def _savgol_kernel(window: int, order: int):
+    from scipy.signal import savgol_coeffs
+    return savgol_coeffs(window, order, use="conv").copy()
+
+
 def savgol_filter(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, window: int = 15, order: int = 2) -> torch.Tensor:
     """Low-pass each sequence with probability ``p``: a Savitzky-Golay filter (``order``,
     ``window`` frames; coefficients from scipy.signal.savgol_coeffs) along time, the ends padded
     by repeating the first and last frames."""
-    from scipy.signal import savgol_coeffs
     n, t, j, c = x.shape
     window = min(window, t if t % 2 else t - 1)
     if window <= order:
         return x
-    kernel = torch.as_tensor(savgol_coeffs(window, order, use="conv").copy(), dtype=x.dtype, device=x.device)
+    kernel = torch.as_tensor(_savgol_kernel(window, order), dtype=x.dtype, device=x.device)
     seq = x.permute(0, 2, 3, 1).reshape(n * j * c, 1, t)
     seq = F.pad(seq, (window // 2, window // 2), mode="replicate")
     smooth = F.conv1d(seq, kernel.flip(0).view(1, 1, -1)).view(n, j, c, t).permute(0, 3, 1, 2)

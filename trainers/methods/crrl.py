@@ -161,8 +161,9 @@ class CRRL(nn.Module):
 
     def forward(self, x: torch.Tensor, gen: torch.Generator, second: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         c, terms = self.cfg, {}
+        h = self.student.states(x) if self.trains_ser else None
         if self.trains_cml:  # Eq. 3-6; in eval mode (validation) the key side and the queue stay put
-            feats = self.query(x)
+            feats = h.mean(1) if self.cfg.fusion == "joint" else self.query(x)  # joint: one encoder, run once
             q = F.normalize(self.query_head(feats), dim=1)
             with torch.no_grad():
                 if self.training:
@@ -173,7 +174,6 @@ class CRRL(nn.Module):
             if self.training:
                 self.queue.enqueue(k)
         if self.trains_ser:
-            h = self.student.states(x)
             terms["reconstruct"] = reconstruction_loss(x, h, self.decoder)
             student_feat = h.mean(1)
         else:
