@@ -51,7 +51,8 @@ class Identity:
     top: list = field(default_factory=list)  # [(name, score)]
     action: str = ""  # nearest action prototype of the newest action window ("" until one)
     action_score: float = 0.0
-    attention: np.ndarray | None = None  # [3, f, f]
+    attention: np.ndarray | None = None  # SGE-LA: [3, f, f]; A3D: [1, f, 20] (cells its glimpses covered)
+    glimpses: list = field(default_factory=list)  # A3D: [{frames: [first, end], joints: [names]}]
     history: deque = field(default_factory=lambda: deque(maxlen=50))  # [(receive clock, decision)]
 
 
@@ -136,6 +137,7 @@ class EngineClient:
                 if "action" in row:
                     ident.action, ident.action_score = str(row["action"]), float(row.get("action_score", 0.0))
                 ident.attention = attention[i].copy()
+                ident.glimpses = list(row.get("glimpses", []))
         elif topic == STATUS_TOPIC:
             self.status = decode_status(parts)
             self.last_status = now

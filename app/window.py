@@ -22,10 +22,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from app.client import EngineClient, Key
 from app.player import Player
 from engine.bus import Publisher
-from engine.skeleton import BONES, INDEX
+from engine.skeleton import BODY_GRID, BONES, INDEX, KINECT_V1
 
 BONE_INDEX = np.array([(INDEX[a], INDEX[b]) for a, b in BONES]).ravel()
 HEAD = INDEX["Head"]
+GRID_INDEX = [KINECT_V1.joints.index(j) for j in BODY_GRID]  # A3D's glimpse map: model joints -> grid columns
 UNKNOWN_COLOUR = (0.62, 0.62, 0.62)
 PALETTE = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16), (0.58, 0.4, 0.74),
            (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81)]
@@ -75,16 +76,21 @@ class SceneView(gl.GLViewWidget):
         self.bones = gl.GLLinePlotItem(mode="lines", width=3, antialias=True)
         self.trails = gl.GLLinePlotItem(mode="lines", width=1.5, antialias=True)
         self.joints = gl.GLScatterPlotItem(size=9, pxMode=True)
-        for item in (self.bones, self.trails, self.joints):
+        self.glimpsed = gl.GLScatterPlotItem(size=20, pxMode=True)  # A3D: the joints its glimpses hold
+        for item in (self.bones, self.trails, self.glimpsed, self.joints):
             self.addItem(item)
         self.labels: dict[Key, QtWidgets.QLabel] = {}  # names: widgets over the view (GL text
         # drawn with QPainter inside paintGL is lost on some drivers, Xvfb's among them)
         self.floor = None
         self.draw_ms: list[float] = []
 
-    def draw(self, bodies: dict, names: dict[Key, str], actions: dict[Key, str] | None = None) -> None:
+    def draw(self, bodies: dict, names: dict[Key, str], actions: dict[Key, str] | None = None,
+             glimpsed: dict[Key, dict[str, float]] | None = None) -> None:
+        """``glimpsed``: per track, the joints A3D's glimpses held in its newest window, each with
+        the share of glimpses that held it (drawn as a halo, brighter for more)."""
         start = time.perf_counter()
         keys = list(bodies)
+        self._draw_glimpses(bodies, glimpsed or {})
         if not keys:
             for item in (self.bones, self.trails, self.joints):
                 item.setData(pos=np.zeros((0, 3)))
@@ -150,6 +156,22 @@ class SceneView(gl.GLViewWidget):
         del self.draw_ms[:-500]
 
 
+    def _draw_glimpses(self, bodies: dict, glimpsed: dict[Key, dict[str, float]]) -> None:
+        pts, rgba = [], []
+        for key, share in glimpsed.items():
+            body = bodies.get(key)
+            if body is None:
+                continue
+            for name, w in share.items():
+                k = INDEX.get(name)
+                if k is not None and body.confidence[k] > 0:
+                    pts.append(body.joints[k])
+                    rgba.append((1.0, 0.85, 0.2, 0.25 + 0.6 * min(w, 1.0)))
+        if pts:
+            self.glimpsed.setData(pos=to_view(np.array(pts, float)), color=np.array(rgba))
+        else:
+            self.glimpsed.setData(pos=np.zeros((0, 3)))
+
     def _projection(self) -> QtGui.QMatrix4x4:
         """Scene coordinates -> widget pixels."""
         rect = QtCore.QRectF(self.rect())
@@ -157,6 +179,15 @@ class SceneView(gl.GLViewWidget):
         viewport.viewport(rect.left(), rect.bottom(), rect.width(), -rect.height())
         vp = self.getViewport()
         return viewport * self.projectionMatrix(vp, vp) * self.viewMatrix()
+
+
+def glimpsed_joints(glimpses: list[dict]) -> dict[str, float]:
+    """The share of A3D's glimpses that held each joint ({joint name: share})."""
+    share: dict[str, float] = {}
+    for g in glimpses:
+        for name in g.get("joints", []):
+            share[name] = share.get(name, 0.0) + 1.0 / len(glimpses)
+    return share
 
 
 class AttentionView(pg.GraphicsLayoutWidget):
@@ -183,16 +214,30 @@ class AttentionView(pg.GraphicsLayoutWidget):
             plot.addItem(img)
             self.images.append(img)
         self.matrix: np.ndarray | None = None
+        self.glimpse_mode = False
 
     def show_matrix(self, attention: np.ndarray | None) -> None:
+        """SGE-LA's [3, f, f] per axis; A3D's glimpse map [1, f, 20] across the panel (columns the
+        body-ordered joint grid: left leg, left arm, torso, right arm, right leg)."""
         self.matrix = attention
+        glimpses = attention is not None and attention.shape[0] == 1
+        if glimpses != self.glimpse_mode:
+            self.glimpse_mode = glimpses
+            self.clear()
+            for i, plot in enumerate(self.plots[:1] if glimpses else self.plots):
+                self.addItem(plot, row=0, col=i)
+            self.plots[0].setTitle("A3D glimpses: frame x joint (L leg, L arm, torso, R arm, R leg)" if glimpses
+                                   else "X axis")
+            self.plots[0].setLabel("bottom", "joint" if glimpses else "input frame")
+            self.plots[0].setLabel("left", "frame" if glimpses else "output frame")
+            self.plots[0].setAspectLocked(not glimpses)
         for i, img in enumerate(self.images):
-            if attention is None:
+            if attention is None or i >= len(attention):
                 img.clear()
-            else:
-                img.setImage(attention[i], levels=(0, max(float(attention.max()), 1e-6)))
-                f = attention.shape[-1]
-                self.plots[i].setRange(xRange=(0, f), yRange=(0, f), padding=0.02)
+                continue
+            mat = attention[i][:, GRID_INDEX] if glimpses else attention[i]
+            img.setImage(mat, levels=(0, max(float(attention.max()), 1e-6)))
+            self.plots[i].setRange(xRange=(0, mat.shape[1]), yRange=(0, mat.shape[0]), padding=0.02)
 
 
 class TopView(pg.PlotWidget):
@@ -498,7 +543,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.forget_gone()
         names = {k: i.decision for k, i in c.identities.items()}
         actions = {k: f"{i.action} {i.action_score:.2f}" for k, i in c.identities.items() if i.action}
-        self.scene.draw(c.bodies, names, actions)
+        glimpsed = {k: glimpsed_joints(i.glimpses) for k, i in c.identities.items() if i.glimpses}
+        self.scene.draw(c.bodies, names, actions, glimpsed)
         self._fill_table()
         ident = c.identities.get(self.selected) if self.selected else None
         if self.selected not in c.bodies and c.bodies and (ident is None):

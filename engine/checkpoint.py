@@ -16,6 +16,7 @@ DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sg
 DEFAULT_ACTION = Path(__file__).resolve().parent / "models" / "weights" / "action_isc"
 DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name(DEFAULT_ACTION.name + ".prototypes.safetensors")
 ACTION_METHODS = ("isc", "crrl", "byol")
+GAIT_METHODS = ("sge_la", "a3d")
 
 
 def git_commit() -> str:
@@ -56,19 +57,22 @@ def read_meta(path: str | Path) -> dict:
 
 
 def load_gait(path: str | Path | None = None, device: str = "cpu"):
-    """The SGE-LA gait encoder of a checkpoint (default: the bundled one), in eval mode,
-    with its metadata: ``(model, meta)``. ``model.whitening`` is the checkpoint's
-    `engine.embed.Whitening` (tensors ``whiten.mean``/``whiten.proj``) or None."""
+    """The gait encoder of a checkpoint (default: the bundled one; SGE-LA or A3D, by its
+    ``method``), in eval mode, with its metadata: ``(model, meta)``. Both give ``encode(windows)``
+    with ``sequence`` (the matching feature), ``frames`` and ``attention``. ``model.whitening`` is
+    the checkpoint's `engine.embed.Whitening` (tensors ``whiten.mean``/``whiten.proj``) or None."""
     from engine.embed import Whitening
+    from engine.models.a3d import A3D, A3DConfig
     from engine.models.sge_la import SGELA, SGEConfig
 
     base = Path(path).with_suffix("") if path else DEFAULT_GAIT
     meta = read_meta(base)
     meta.setdefault("name", base.name)
     meta["fingerprint"] = fingerprint(base)
-    if meta.get("method") != "sge_la":
-        raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not a gait encoder (sge_la)")
-    model = SGELA(SGEConfig(**meta["architecture"]))
+    if meta.get("method") not in GAIT_METHODS:
+        raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not a gait encoder {GAIT_METHODS}")
+    model = (SGELA(SGEConfig(**meta["architecture"])) if meta["method"] == "sge_la"
+             else A3D(A3DConfig(**meta["architecture"])))
     weights = load_file(str(base.with_suffix(".safetensors")), device=device)
     enc = {k.removeprefix("model."): v.float() for k, v in weights.items() if k.startswith("model.")}
     model.load_state_dict(enc)

@@ -41,6 +41,7 @@ from engine.embed import unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
 from engine.models.action import action_view
+from engine.models.a3d import glimpse_joints
 from engine.models.sge_la import prepare_last_windows, window_options
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2
@@ -98,6 +99,9 @@ class Engine:
         # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
         # window's fp32 and bf16 features on KGBD)
         torch.backends.cuda.matmul.allow_tf32 = False
+        if cfg.threshold is None and "threshold" not in (self.meta.get("identity") or {}):
+            raise ValueError(f"{self.meta['name']}: the gait checkpoint has no calibrated open-set threshold; run "
+                             f"`skelstream eval calibrate CHECKPOINT --write`, or start the engine with --threshold")
         self.f = int(self.meta["input"]["window"])
         self.fps = float(self.meta["input"].get("fps", 30.0))
         self.options = window_options(self.meta["input"])
@@ -198,7 +202,9 @@ class Engine:
             batch = batch.pin_memory().to(self.device, non_blocking=True)
         out = self.model.encode(batch)
         feats = window_features(self.model, out["sequence"].float().cpu().numpy())
-        att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)  # [K, 3, f, f]
+        # SGE-LA: [K, 3, f, f] per-axis alignments; A3D: [K, 1, f, 20] the cells its glimpses covered
+        att = out["attention"].float().cpu().numpy().transpose(1, 0, 2, 3)
+        glimpses = out["glimpses"].cpu().numpy() if "glimpses" in out else None
         self.batches.append(len(keys))
         self.counts["windows"] += len(keys)
         by_sensor: dict[str, list] = defaultdict(list)
@@ -214,6 +220,9 @@ class Engine:
                    "top": [[n, round(s, 4)] for n, s in match.top]}
             if tr.action:
                 row |= {"action": tr.action, "action_score": round(tr.action_score, 4)}
+            if glimpses is not None:  # A3D: where it looked, in frames of the window and joint names
+                row["glimpses"] = [{"frames": [int(f.start), int(f.stop)], "joints": joints}
+                                   for f, joints in (glimpse_joints(self.model.config, g) for g in glimpses[i])]
             by_sensor[key[0]].append((i, row))
         for sensor, rows in by_sensor.items():
             t = max(self.windows.tracks[(sensor, r["track"])].times[-1] for _, r in rows)

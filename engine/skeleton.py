@@ -113,6 +113,16 @@ def _v1_order(*names: str) -> tuple[str, ...]:
 
 KINECT_V2 = Layout("kinect_v2", CANONICAL)
 # Kinect v1 (Microsoft SDK 1.x) standard order, as in NW-UCLA.
+# The 20 Kinect v1 joints as a body-ordered grid (A3D's feature map columns): left leg, left arm,
+# torso (head down to SpineBase), right arm, right leg, so neighbouring columns are neighbouring parts.
+BODY_GRID: tuple[str, ...] = (
+    "FootLeft", "AnkleLeft", "KneeLeft", "HipLeft",
+    "HandLeft", "WristLeft", "ElbowLeft", "ShoulderLeft",
+    "Head", "SpineShoulder", "SpineMid", "SpineBase",
+    "ShoulderRight", "ElbowRight", "WristRight", "HandRight",
+    "HipRight", "KneeRight", "AnkleRight", "FootRight",
+)
+
 KINECT_V1 = Layout("kinect_v1", _v1_order(
     "HipCenter", "Spine", "ShoulderCenter", "Head",
     "ShoulderLeft", "ElbowLeft", "WristLeft", "HandLeft",
@@ -277,6 +287,11 @@ def to_canonical(joints: np.ndarray, confidence: np.ndarray, layout: Layout
     its sources, with the smallest of their confidences (0 if any source is missing).
     """
     cmap = CanonicalMap.of(layout)
+    # a joint the sensor did not give (confidence 0, or coordinates that are not finite) is never
+    # read: it would reach every canonical joint through the mapping's zero weights (0 * NaN = NaN)
+    given = (confidence > 0) & np.isfinite(joints).all(-1)
+    confidence = np.where(given, confidence, 0.0)
+    joints = np.where(given[..., None], joints, 0.0)
     out = np.einsum("kj,...jc->...kc", cmap.weights, joints).astype(np.float32)
     uses = cmap.weights > 0
     conf = np.where(uses, confidence[..., None, :], np.inf).min(-1)

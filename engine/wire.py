@@ -125,7 +125,10 @@ def encode_result(sensor: str, t: float, t_pub: float, tracks: list[dict], atten
     (v, sensor, t: the newest frame time used, t_pub: that frame's publish time, t_done: when
     the result was made, tracks: [{track, decision, score, seconds, top: [[name, score], ...],
     and once the track has an action label: action, action_score}])
-    and the attention matrices of each track's newest gait window, float32 [K, 3, f, f]."""
+    and the attention of each track's newest gait window, float32 [K, A, R, C]: SGE-LA's
+    alignment matrices per axis [K, 3, f, f], or the cells A3D's glimpses covered [K, 1, f, 20]
+    (rows frames, columns the model joints; its rows also carry ``glimpses``: [{frames: [first,
+    end], joints: [names]}])."""
     att = np.ascontiguousarray(attention, _F32)
     header = {"v": WIRE_VERSION, "sensor": sensor, "t": float(t), "t_pub": float(t_pub), "t_done": time.time(),
               "tracks": tracks, "attention": list(att.shape)}
@@ -133,7 +136,7 @@ def encode_result(sensor: str, t: float, t_pub: float, tracks: list[dict], atten
 
 
 def decode_result(parts: list[bytes]) -> tuple[dict, np.ndarray]:
-    """(header, attention [K, 3, f, f]) of a result message; WireError when malformed."""
+    """(header, attention [K, A, R, C]) of a result message; WireError when malformed."""
     if len(parts) != 3 or not parts[0].startswith(RESULT_TOPIC):
         raise WireError("bad-parts", "a result has 3 parts and a result/ topic")
     try:

@@ -54,9 +54,9 @@ def msr_root() -> Path:
 
 @contextlib.contextmanager
 def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",),
-                action: bool = True):
+                action: bool = True, checkpoint: str | None = None, threshold: float | None = None):
     """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``; action labels when
-    ``action``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
+    ``action``; the gait ``checkpoint``, default the bundled one, and a fixed ``threshold``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
     track each (track i = paths[i]) being published at ``speed``. Yields (subscriber, sender
     thread); stops it all at exit."""
     import threading
@@ -70,7 +70,8 @@ def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, 
 
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
     engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
-                                 gallery=str(tmp_path / "g.db"), action=action))
+                                 gallery=str(tmp_path / "g.db"), action=action, checkpoint=checkpoint,
+                                 threshold=threshold))
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,))
     runner.start()

@@ -104,6 +104,7 @@ def test_reid_evaluation_end_to_end(kgbd_root, tmp_path):
         assert res[scorer]["per_walk"]["probes"] == 6
         assert 0 <= res[scorer]["per_window"]["rank1"] <= res[scorer]["per_window"]["rank5"] <= 100
     assert res["matching"]["per_window"]["probes"] > 100
+    assert res["bones"]["per_walk"]["probes"] == 6 and res["bones"]["per_window"]["probes"] > 100
     for name in ("reid.json", "cmc.png", "attention.png", "tsne.png"):
         assert (tmp_path / "eval" / name).stat().st_size > 1000
     # a checkpoint whose pretraining saw the probe walks is refused
@@ -111,8 +112,27 @@ def test_reid_evaluation_end_to_end(kgbd_root, tmp_path):
     meta = json.loads(meta_path.read_text())
     meta["training"]["held_out"] = []
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="saw some of the probe walks"):
+    with pytest.raises(ValueError, match="saw some of the probe"):
         evaluate(str(tmp_path / "run" / "best"), recognition=False)
+
+
+def test_tracklet_protocol_trains_without_gallery_or_probe_walks_and_ranks_tracklets(kgbd_root, tmp_path):
+    """protocol=tracklets (TranSG's KGBD protocol): training never loads a gallery or probe walk;
+    the evaluation ranks each probe tracklet against the gallery tracklets, with bone lengths
+    beside it in the same run."""
+    from trainers.evaluate.reid import evaluate
+    from trainers.gait_data import load_walks, tracklet_split, walk_dataset
+    run_main(["sge_la", f"data_root={kgbd_root}", f"out={tmp_path / 'run'}", "epochs=1", "protocol=tracklets", *SMALL])
+    meta = json.loads((tmp_path / "run" / "best.json").read_text())
+    walks = load_walks(walk_dataset("kgbd", str(kgbd_root), 6, False), 6, progress=False)
+    train, gallery, probe = tracklet_split(walks, 0)
+    assert set(meta["training"]["held_out"]) == {walks.walk_id[w] for w in gallery + probe}
+    assert meta["training"]["train_walks"] == len(train)
+    res = evaluate(str(tmp_path / "run" / "best"))
+    assert res["probe_walks"] == 6 and res["gallery_walks"] == 12
+    for scorer in ("tracklets", "bones"):
+        r = res[scorer]["per_tracklet"]
+        assert r["probes"] > 50 and 0 <= r["rank1"] <= r["rank5"] <= r["rank10"] <= 100 and 0 < r["map"] <= 100
 
 
 def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tmp_path):
@@ -149,6 +169,8 @@ def test_rev_rec_plus_joins_encoders_and_robust_input_ignores_tilt(kgbd_root, tm
 # every method registered in METHODS: how a test runs it small (a new method without an entry fails)
 def _method_args(method: str, kgbd_root, msr_root) -> list[str]:
     return {"sge_la": ["--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"), f"data_root={kgbd_root}", *SMALL],
+            "a3d": ["--config", str(REPO / "trainers/configs/a3d_kgbd.yaml"), f"data_root={kgbd_root}", "limit_people=8",
+                    "batch=8", "clips=2", "channels=16", "hidden=16", "glimpses=2"],
             "isc": ["--config", str(REPO / "trainers/configs/isc_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
                     "batch=16", "seq_hidden=16", "frames=16", "queue=32"],
             "crrl": ["--config", str(REPO / "trainers/configs/crrl_cml_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",

@@ -7,6 +7,8 @@ stopping, and hands the trainer batches of index arrays and their tensors:
   walks never loaded into fit or validation; batches of consecutive windows of one person
   (LCL's batches); optional joint dropout (the input loses another sensor's joints, the clean
   window stays the target).
+- `IdentityWalkData` (supervised gait methods): the same walks with their people as labels, in
+  batches of P people x K windows.
 - `ClipData` (action methods): whole clips resampled to ``frames`` (`trainers.action_data`) of
   one or several datasets (``dataset: nwucla,msr,utd_mhad,kard``): the union of their
   protocols' TRAINING splits, no labels used; their test splits are dropped before anything
@@ -37,15 +39,18 @@ class WalkData:
     kind = "walks"
 
     def __init__(self, cfg: TrainConfig, length: int, progress: bool = True):
-        from trainers.gait_data import (holdout_split, load_walks, people_split, validation_split,
+        from trainers.gait_data import (holdout_split, load_walks, people_split, tracklet_split, validation_split,
                                         walk_dataset)
-        if cfg.protocol not in ("holdout", "open"):
-            raise ValueError(f"protocol must be holdout or open, got {cfg.protocol!r}")
+        if cfg.protocol not in ("holdout", "open", "tracklets"):
+            raise ValueError(f"protocol must be holdout, open or tracklets, got {cfg.protocol!r}")
         ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
         walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints,
                            shared_joints=cfg.shared_joints)
-        split = holdout_split if cfg.protocol == "holdout" else people_split
-        train_ids, held_ids = split(walks, cfg.split_seed)
+        if cfg.protocol == "tracklets":  # gallery and probe walks both held out
+            train_ids, gallery_ids, probe_ids = tracklet_split(walks, cfg.split_seed)
+            held_ids = sorted(gallery_ids + probe_ids)
+        else:
+            train_ids, held_ids = (holdout_split if cfg.protocol == "holdout" else people_split)(walks, cfg.split_seed)
         train = walks.subset(train_ids)
         fit_ids, val_ids = validation_split(train, cfg.split_seed, cfg.val_fraction)
         self.cfg = cfg
@@ -74,6 +79,44 @@ class WalkData:
         if train and self.cfg.joint_dropout:
             return {"x": drop_sensor_joints(clean, rng, self.cfg.joint_dropout), "clean": clean}
         return {"x": clean}
+
+
+class IdentityWalkData(WalkData):
+    """Walks with their people as labels (supervised gait methods: A3D): batches of P people x K
+    windows (``batch`` = P x K, K = the method's ``clips``); ``tensors`` adds ``label`` (the
+    index of the window's person among `people`, the training people). Validation walks are
+    other walks of training people (`trainers.gait_data.validation_split`)."""
+
+    kind = "identities"
+
+    def __init__(self, cfg: TrainConfig, length: int, clips: int, progress: bool = True):
+        super().__init__(cfg, length, progress)
+        if clips < 2 or cfg.batch % clips or cfg.batch // clips < 2:
+            raise ValueError(f"batch={cfg.batch} must be P x K with P >= 2 people and K = clips = {clips} >= 2")
+        self.clips, self.per_batch = clips, cfg.batch // clips
+        self.people = sorted(set(self.fit.walk_person))
+        index = {p: k for k, p in enumerate(self.people)}
+        self.fit_labels = np.array([index[p] for p in self.fit.person], np.int64)
+        self.val_labels = np.array([index.get(p, -1) for p in self.val.person], np.int64)
+        self.info["people"] = len(self.people)
+
+    def describe(self) -> str:
+        return super().describe() + f"; {len(self.people)} people, batches of {self.per_batch} x {self.clips}"
+
+    def batches(self, seed: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
+        from trainers.gait_data import pk_batches
+        count = max(1, len(self.fit.windows) // self.cfg.batch)
+        return _shard(list(pk_batches(self.fit, self.per_batch, self.clips, count, np.random.default_rng(seed))),
+                      rank, world)
+
+    def val_batches(self) -> list[np.ndarray]:
+        from trainers.gait_data import pk_batches
+        count = min(50, max(1, len(self.val.windows) // self.cfg.batch))
+        return list(pk_batches(self.val, self.per_batch, self.clips, count, np.random.default_rng(12345)))
+
+    def tensors(self, idx: np.ndarray, train: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        x = super().tensors(idx, train, rng)["x"]  # with joint dropout when asked (no clean target needed)
+        return {"x": x, "label": (self.fit_labels if train else self.val_labels)[idx]}
 
 
 def dataset_names(spec: str) -> list[str]:
@@ -162,4 +205,6 @@ def make_data(kind: str, cfg: TrainConfig, method_cfg, progress: bool = True):
         return WalkData(cfg, method_cfg.length, progress)
     if kind == "clips":
         return ClipData(cfg, method_cfg.frames, progress)
+    if kind == "identities":
+        return IdentityWalkData(cfg, method_cfg.length, method_cfg.clips, progress)
     raise ValueError(f"unknown data kind {kind!r}")

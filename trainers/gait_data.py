@@ -74,6 +74,18 @@ def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None
     return Walks(np.concatenate(windows), np.concatenate(walk), persons, ids)
 
 
+def input_meta(config: dict, length: int) -> dict:
+    """A gait checkpoint's ``input`` metadata: joints, window and normalisation, from the run's
+    config (``upright``, ``common_joints``, ``shared_joints``)."""
+    norm = ("canonical joints; " + ("only the joints every sensor gives (hands at the wrists, feet at the "
+                                    "ankles); " if config["shared_joints"] else "")
+            + ("spine joints from hips and shoulders; " if config["common_joints"] else "")
+            + ("per walk: levelled (mean torso axis along +y); " if config["upright"] else "")
+            + "per window: first-frame SpineBase at the origin, rotated about y to face -z; metres")
+    return {"joints": list(INPUT_JOINTS), "window": length, "fps": 30.0, "upright": config["upright"],
+            "common_joints": config["common_joints"], "shared_joints": config["shared_joints"], "normalisation": norm}
+
+
 def holdout_split(walks: Walks, seed: int) -> tuple[list[int], list[int]]:
     """The paper's KGBD protocol: one walk of each person (with 2+ walks) at random for the
     probe, the others for training/gallery. Returns (train walks, probe walks)."""
@@ -102,6 +114,38 @@ def people_split(walks: Walks, seed: int, fraction: float = 0.5) -> tuple[list[i
     seen = [w for w, p in enumerate(walks.walk_person) if p in chosen]
     unseen = [w for w, p in enumerate(walks.walk_person) if p not in chosen]
     return seen, unseen
+
+
+def tracklet_split(walks: Walks, seed: int) -> tuple[list[int], list[int], list[int]]:
+    """The probe/gallery protocol of the later skeleton re-ID papers on KGBD (TranSG, SimMC,
+    Hi-MPC): per person with 3+ walks, two random walks form the gallery and one the probe; all
+    the other walks train. Returns (train, gallery, probe) walks."""
+    rng = np.random.default_rng(seed)
+    by_person: dict[str, list[int]] = {}
+    for w, p in enumerate(walks.walk_person):
+        by_person.setdefault(p, []).append(w)
+    train, gallery, probe = [], [], []
+    for p in sorted(by_person):
+        ws = by_person[p]
+        if len(ws) < 3:
+            train += ws
+            continue
+        order = [ws[k] for k in rng.permutation(len(ws))]
+        gallery += sorted(order[:2])
+        probe.append(order[2])
+        train += sorted(order[3:])
+    return train, gallery, probe
+
+
+def pk_batches(walks: Walks, people: int, clips: int, count: int, rng: np.random.Generator):
+    """``count`` batches of ``people`` random people x ``clips`` random windows each (the P x K
+    batches of a triplet loss; a person with fewer windows gives some twice). Yields window indices."""
+    by_person = [np.flatnonzero(walks.person == p) for p in dict.fromkeys(walks.walk_person)]
+    by_person = [idx for idx in by_person if len(idx)]
+    for _ in range(count):
+        chosen = rng.choice(len(by_person), size=min(people, len(by_person)), replace=False)
+        yield np.concatenate([rng.choice(by_person[c], size=clips, replace=len(by_person[c]) < clips)
+                              for c in chosen])
 
 
 def validation_split(walks: Walks, seed: int, fraction: float = 0.1) -> tuple[list[int], list[int]]:

@@ -10,14 +10,16 @@ trainers/run.py ...`` (DDP; gloo on CPU, NCCL on CUDA). ``--resume`` continues O
 Checkpoints at the best validation loss: OUT/best (gait) or OUT/REP (action), then
 ``python -m trainers.export`` makes one a bundled default with its model card.
 
-Methods: sge_la (gait, seed 000; trainers/configs/sge_la_kgbd.yaml), isc (action, seed 002;
-trainers/configs/isc_nwucla.yaml, isc_all.yaml).
+Methods: sge_la (gait, seed 000; trainers/configs/sge_la_kgbd.yaml), a3d (supervised gait, seed
+001; trainers/configs/a3d_kgbd.yaml), isc (action, seed 002; isc_nwucla.yaml, isc_all.yaml), crrl
+(seed 003; crrl_cml_nwucla.yaml then crrl_nwucla.yaml), byol (seed 004; byol_nwucla.yaml).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import sys
 
@@ -50,12 +52,15 @@ def main(argv: list[str] | None = None) -> dict | None:
         cfg, method_cfg = config.load(args.config, args.overrides, cfg_cls)
     except (ValueError, FileNotFoundError) as exc:
         p.error(str(exc))
-    trainer = Trainer(cfg, args.method, method_cfg, method_cls,
-                      command="python trainers/run.py " + shlex.join(argv))
+    main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
-        data = make_data(method_cls.data, cfg, method_cfg, progress=trainer.main)
+        data = make_data(method_cls.data, cfg, method_cfg, progress=main_rank)
     except ValueError as exc:
         p.error(str(exc))
+    if hasattr(method_cls, "configure"):  # what the method learns from the data (A3D: its classes)
+        method_cfg = method_cls.configure(method_cfg, data)
+    trainer = Trainer(cfg, args.method, method_cfg, method_cls,
+                      command="python trainers/run.py " + shlex.join(argv))
     if trainer.main:
         print(f"{args.method}: {data.describe()}; device {trainer.device}, world {trainer.world}", flush=True)
     return trainer.fit(data, resume=args.resume)

@@ -85,13 +85,19 @@ class Trainer:
 
     def _losses(self, batch: dict[str, np.ndarray], gen: torch.Generator) -> dict[str, torch.Tensor]:
         """``batch``: ``x`` and, optionally, each sample's second input (``clean``: the full window
-        when joint dropout took some; ``pair``: another viewpoint of the same action instance)."""
+        when joint dropout took some; ``pair``: another viewpoint of the same action instance;
+        ``label``: its class, for supervised methods)."""
         x = torch.from_numpy(batch["x"]).to(self.device, non_blocking=True)
-        second = batch.get("clean", batch.get("pair"))
-        second = torch.from_numpy(second).to(self.device) if second is not None else None
+        second = self._second(batch)
         amp = self.cfg.amp and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=amp):
             return self.net(x, gen, second)  # through DDP when distributed, so gradients are all-reduced
+
+    def _second(self, batch: dict[str, np.ndarray]) -> torch.Tensor | None:
+        """A batch's second input on the device: ``clean``, ``pair`` or ``label`` (supervised
+        methods: each sample's class), whichever it has."""
+        second = next((batch[k] for k in ("clean", "pair", "label") if k in batch), None)
+        return torch.from_numpy(second).to(self.device) if second is not None else None
 
     def _per(self, idx: np.ndarray) -> int:
         """What a batch's losses are divided by for the logs: its size when the method sums over
@@ -108,7 +114,7 @@ class Trainer:
             for idx in data.val_batches():
                 batch = data.tensors(idx, train=False)
                 x = torch.from_numpy(batch["x"]).to(self.device)
-                terms = self.method(x, gen, None)
+                terms = self.method(x, gen, self._second(batch) if "label" in batch else None)
                 total += float(sum(v for k, v in terms.items() if k != "l2")) / self._per(idx)
                 count += 1
         self.method.train()

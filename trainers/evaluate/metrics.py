@@ -44,3 +44,17 @@ def summary(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> dict
     curve = cmc(scores, labels, classes)
     return {"rank1": 100 * float(curve[0]), "rank5": 100 * float(curve[min(4, len(curve) - 1)]),
             "nauc": 100 * nauc(curve), "probes": int(len(labels))}
+
+
+def item_ranks(scores: np.ndarray, probe_labels: np.ndarray, gallery_labels: np.ndarray,
+               ks: tuple[int, ...] = (1, 5, 10)) -> dict:
+    """Rank-k (in %) of ranking gallery ITEMS [G] for probes [P] (the tracklet protocol of the
+    skeleton re-ID papers): the fraction of probes with a correct item among the k best, ties
+    broken pessimistically; and mAP (%). Probes whose person has no gallery item are skipped."""
+    ok = np.array([(gallery_labels == y).any() for y in probe_labels], bool)
+    scores, probe_labels = scores[ok], probe_labels[ok]
+    correct = gallery_labels[None, :] == probe_labels[:, None]
+    best_true = np.where(correct, scores, -np.inf).max(1)
+    rank = (np.where(correct, -np.inf, scores) >= best_true[:, None]).sum(1) + 1
+    out = {f"rank{k}": 100 * float((rank <= k).mean()) for k in ks}
+    return out | {"map": 100 * mean_average_precision(scores, probe_labels, gallery_labels), "probes": int(ok.sum())}

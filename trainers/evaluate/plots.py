@@ -1,4 +1,5 @@
-"""PNG plots of results: CMC curves, attention matrices (SGE-LA's Fig. 4), t-SNE, confusion matrices."""
+"""PNG plots of results: CMC curves, attention matrices (SGE-LA's Fig. 4), A3D's glimpses, t-SNE,
+confusion matrices."""
 
 from __future__ import annotations
 
@@ -20,6 +21,19 @@ def attention_png(attention: np.ndarray, path: Path, kind: str) -> None:
         ax.set_xlabel("input skeleton j")
         ax.set_ylabel("output skeleton t")
         fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def glimpses_png(coverage: np.ndarray, path: Path, joints: list[str], title: str) -> None:
+    """A3D's glimpses: the mean fraction of glimpses covering each frame x joint [f, J]."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.2))
+    im = ax.imshow(coverage, cmap="magma", vmin=0, vmax=max(float(coverage.max()), 1e-6), aspect="auto")
+    ax.set_xticks(range(len(joints)), joints, rotation=70, fontsize=7)
+    ax.set_ylabel("frame of the window")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.03, label="share of glimpses")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -6,12 +6,20 @@ Protocols:
   pretrained without the probe walks (checked against its metadata).
 - ``open`` (open world): the checkpoint was pretrained on half of the people; the other half
   are enrolled (gallery: all but one walk each) and identified (probe: the held-out walk).
+- ``tracklets`` (the later skeleton re-ID papers' KGBD protocol: TranSG, SimMC, Hi-MPC): per
+  person two walks are the gallery and one the probe, the rest trained the checkpoint; every
+  non-overlapping 6-frame window (tracklet) of a probe walk is ranked against all gallery
+  tracklets: Rank-1/5/10 and mAP.
+
+The protocol is the checkpoint's (``protocol=`` of its training run); SGE-LA and A3D alike.
 
 Two scorers: plain gallery matching of L2-normalised encodings (cosine to each gallery walk's
 mean encoding; a person's score is their best walk), and the paper's recognition network (a
 hidden layer of 256 and a softmax over people, trained on frozen encodings; AP averages the
 predictions of a window's frames, SC classifies the concatenated sequence encoding). Two probe
 units: each f-frame window (the paper's) and each whole walk (scores averaged over its windows).
+Beside them, in the same run and split, the trivial baseline: nearest neighbour on bone lengths
+(``bones``: median bone lengths of the window, or of the walk's windows; minus the RMS difference).
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ from tqdm import tqdm
 from engine.checkpoint import load_gait
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
-from trainers.evaluate.metrics import mean_average_precision, summary
-from trainers.gait_data import Walks, holdout_split, load_walks, people_split, walk_dataset
+from trainers.evaluate.metrics import item_ranks, mean_average_precision, summary
+from trainers.gait_data import Walks, holdout_split, load_walks, people_split, tracklet_split, walk_dataset
 
 
 @torch.no_grad()
@@ -115,6 +123,11 @@ def evaluate_split(enc: dict, walks: Walks, train_ids: list[int], probe_ids: lis
                "per_window": gallery_matching(feat[p_rows], prb.person, g_walk, g_person),
                "per_walk": gallery_matching(walk_means(feat[p_rows], prb.walk, len(probe_ids)), p_person,
                                             g_walk, g_person)}}
+    bones = enc["bones"]  # the trivial baseline of the same split: bone lengths
+    g_bones = walk_medians(bones[g_rows], gal.walk, len(train_ids))
+    out["bones"] = {"per_window": bone_matching(bones[p_rows], prb.person, g_bones, g_person),
+                    "per_walk": bone_matching(walk_medians(bones[p_rows], prb.walk, len(probe_ids)), p_person,
+                                              g_bones, g_person)}
     if recognition:
         classes = np.unique(g_person)
         f = enc["frames"].shape[1]
@@ -131,6 +144,46 @@ def evaluate_split(enc: dict, walks: Walks, train_ids: list[int], probe_ids: lis
                                  "per_walk": summary(_walk_average(sc_win, prb.walk, len(probe_ids)),
                                                      p_person, classes)}
     return out
+
+
+def evaluate_tracklets(enc: dict, walks: Walks, gallery_ids: list[int], probe_ids: list[int]) -> dict:
+    """The probe/gallery protocol of the later skeleton re-ID papers: every non-overlapping
+    window (tracklet) of the probe walks against every tracklet of the gallery walks, by cosine
+    of the matching features: Rank-1/5/10 and mAP."""
+    feat = unit(enc["matching"])
+    g_rows, p_rows = walks.rows(gallery_ids), walks.rows(probe_ids)
+    from trainers.evaluate.transfer import bone_scores
+    scores = feat[p_rows] @ feat[g_rows].T
+    p_person, g_person = walks.person[p_rows], walks.person[g_rows]
+    bones = bone_scores(enc["bones"][p_rows], enc["bones"][g_rows])
+    return {"gallery_walks": len(gallery_ids), "probe_walks": len(probe_ids),
+            "people": len({walks.walk_person[w] for w in probe_ids}),
+            "tracklets": {"per_tracklet": item_ranks(scores, p_person, g_person)},
+            "bones": {"per_tracklet": item_ranks(bones, p_person, g_person)}}
+
+
+def window_bones(windows: np.ndarray) -> np.ndarray:
+    """The trivial baseline's features: median length over its frames of each bone between two
+    model joints, per window [N, f, 20, 3] -> [N, B] (metres)."""
+    from engine.models.sge_la import INPUT_JOINTS
+    from engine.skeleton import BONES
+    pairs = [(INPUT_JOINTS.index(a), INPUT_JOINTS.index(b)) for a, b in BONES if a in INPUT_JOINTS and b in INPUT_JOINTS]
+    a, b = np.array(pairs).T
+    return np.median(np.linalg.norm(windows[:, :, b] - windows[:, :, a], axis=-1), axis=1)
+
+
+def bone_matching(probe: np.ndarray, probe_person: np.ndarray, gallery: np.ndarray, gallery_person: np.ndarray) -> dict:
+    """`gallery_matching` for bone lengths: similarity minus the RMS difference of bone lengths."""
+    from trainers.evaluate.transfer import bone_scores
+    scores = bone_scores(probe, gallery)
+    classes = np.unique(gallery_person)
+    res = summary(per_person(scores, gallery_person, classes), probe_person, classes)
+    return res | {"map": 100 * mean_average_precision(scores, probe_person, gallery_person)}
+
+
+def walk_medians(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.ndarray:
+    """Median of each walk's rows: [W, D]."""
+    return np.stack([np.median(features[walk == w], axis=0) for w in range(n_walks)])
 
 
 def open_world_split(walks: Walks, pretrain_seed: int) -> tuple[list[int], list[int]]:
@@ -189,23 +242,34 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     seed = int(train["split_seed"])
     if train["protocol"] == "holdout":
         train_ids, probe_ids = holdout_split(walks, seed)
+    elif train["protocol"] == "tracklets":
+        _, train_ids, probe_ids = tracklet_split(walks, seed)  # train_ids: the gallery walks here
     else:
         train_ids, probe_ids = open_world_split(walks, seed)
-    seen = set(train.get("held_out", [])) if train["protocol"] == "holdout" else None
-    if seen is not None and not {walks.walk_id[w] for w in probe_ids} <= seen:
-        raise ValueError(f"{checkpoint}: its pretraining saw some of the probe walks of split {seed}")
-    enc = encode_all(models, walks.windows)
-    res = {"checkpoint": str(checkpoint), "protocol": train["protocol"], "split_seed": seed,
-           "method": meta["hyperparameters"], "encoders": len(models),
-           "whitened": [0 if m.whitening is None else int(m.whitening.proj.shape[1]) for m in models],
-           **evaluate_split(enc, walks, train_ids, probe_ids, recognition and train["protocol"] == "holdout",
-                            rn_epochs)}
+    seen = set(train.get("held_out", [])) if train["protocol"] in ("holdout", "tracklets") else None
+    held = probe_ids + (train_ids if train["protocol"] == "tracklets" else [])
+    if seen is not None and not {walks.walk_id[w] for w in held} <= seen:
+        raise ValueError(f"{checkpoint}: its pretraining saw some of the probe or gallery walks of split {seed}")
+    enc = encode_all(models, walks.windows) | {"bones": window_bones(walks.windows)}
+    res = {"checkpoint": str(checkpoint), "method_name": meta["method"], "protocol": train["protocol"],
+           "split_seed": seed, "method": meta["hyperparameters"], "encoders": len(models),
+           "whitened": [0 if m.whitening is None else int(m.whitening.proj.shape[1]) for m in models]}
+    if train["protocol"] == "tracklets":
+        res |= evaluate_tracklets(enc, walks, train_ids, probe_ids)
+    else:
+        res |= evaluate_split(enc, walks, train_ids, probe_ids, recognition and train["protocol"] == "holdout",
+                              rn_epochs)
     if out_dir:
-        from trainers.evaluate.plots import attention_png, cmc_png, tsne_png
+        from trainers.evaluate.plots import attention_png, cmc_png, glimpses_png, tsne_png
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "reid.json").write_text(json.dumps(res, indent=2))
-        attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
+        if meta["method"] == "a3d":
+            from engine.models.a3d import GRID, GRID_INDEX
+            glimpses_png(enc["attention"][0][:, list(GRID_INDEX)], out / "glimpses.png", list(GRID),
+                         f"A3D glimpses ({meta['hyperparameters']['attention']}), mean over all windows")
+        else:
+            attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
         prb, gal = walks.subset(probe_ids), walks.subset(train_ids)
         probe_seq = enc["matching"][walks.rows(probe_ids)]
         cmc_png(probe_seq, prb, enc["matching"][walks.rows(train_ids)], gal, out / "cmc.png")
@@ -238,8 +302,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def format_table(table: dict) -> str:
     """The aggregated figures as a text table: mean (and std over splits when more than one)."""
+    if "tracklets.per_tracklet.rank1" in table:
+        lines = [f"{'scorer':<16}{'probe unit':<18}{'Rank-1':>10}{'Rank-5':>10}{'Rank-10':>10}{'mAP':>10}"]
+        for scorer in ("tracklets", "bones"):
+            cells = [f"{table[f'{scorer}.per_tracklet.{m}']['mean']:.1f}" for m in ("rank1", "rank5", "rank10", "map")]
+            lines.append(f"{'matching' if scorer == 'tracklets' else 'bone lengths':<16}{'6-frame tracklet':<18}"
+                         + "".join(f"{c:>10}" for c in cells))
+        return "\n".join(lines)
     lines = [f"{'scorer':<16}{'probe unit':<12}{'Rank-1':>14}{'Rank-5':>14}{'nAUC':>14}{'mAP':>14}"]
-    for scorer in ("matching", "recognition_ap", "recognition_sc"):
+    for scorer in ("matching", "recognition_ap", "recognition_sc", "bones"):
         for probe in ("per_window", "per_walk"):
             if f"{scorer}.{probe}.rank1" not in table:
                 continue
@@ -254,10 +325,10 @@ def format_table(table: dict) -> str:
 def aggregate(results: list[dict]) -> dict:
     """Mean and standard deviation of every figure over splits."""
     out: dict = {}
-    for scorer in ("matching", "recognition_ap", "recognition_sc"):
+    for scorer in ("matching", "recognition_ap", "recognition_sc", "tracklets", "bones"):
         if scorer not in results[0]:
             continue
-        for probe in ("per_window", "per_walk"):
+        for probe in results[0][scorer]:
             for metric, value in results[0][scorer][probe].items():
                 vals = [r[scorer][probe][metric] for r in results]
                 out[f"{scorer}.{probe}.{metric}"] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)),

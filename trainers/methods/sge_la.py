@@ -119,16 +119,10 @@ class SGELAMethod(nn.Module):
     def checkpoints(self, run: dict) -> dict[str, tuple[nn.Module, dict]]:
         """{"best": (the whole method, metadata)}, written at the best validation loss (`Trainer`);
         `trainers.export` keeps the encoder."""
-        from engine.models.sge_la import INPUT_JOINTS
-        m, c = self.cfg, run["training"]["config"]
-        norm = ("canonical joints; " + ("only the joints every sensor gives (hands at the wrists, feet at the "
-                                        "ankles); " if c["shared_joints"] else "")
-                + ("spine joints from hips and shoulders; " if c["common_joints"] else "")
-                + ("per walk: levelled (mean torso axis along +y); " if c["upright"] else "")
-                + "per window: first-frame SpineBase at the origin, rotated about y to face -z; metres")
+        from trainers.gait_data import input_meta
+        m = self.cfg
         return {"best": (self, {
             "method": "sge_la", "architecture": m.model_config().to_dict(), "hyperparameters": asdict(m),
-            "input": {"joints": list(INPUT_JOINTS), "window": m.length, "fps": 30.0, "upright": c["upright"],
-                      "common_joints": c["common_joints"], "shared_joints": c["shared_joints"], "normalisation": norm},
+            "input": input_meta(run["training"]["config"], m.length),
             "embedding": {"frame": 3 * m.hidden, "sequence": 3 * m.hidden * m.length},
             "training": run["training"], "metrics": run["metrics"]})}

@@ -1,0 +1,237 @@
+"""A3D on skeletons (seed 001, DESIGN.md "A3D on skeletons"): recurrent 3D attention over a
+skeleton window, for re-identification.
+
+The paper attends over RGB video; here the same agent runs on gait windows [B, f, 20, 3] (the
+SGE-LA windows of `engine.models.sge_la.prepare_windows`: missing joints already filled from
+given ones, their stored coordinates never read):
+
+- Two-stream backbone (Tables I-III, scaled to skeletons): the joint coordinates (the "RGB"
+  stream) and the joint velocities (the "optical flow" stream, x_{t+1} - x_t), each through the
+  same structure: a per-joint linear embedding (`JointEmbedding`), then two 3x3 convolutions over
+  a time x body-ordered joint grid (`GRID`: left leg, left arm,
+  torso, right arm, right leg, so that neighbouring columns are neighbouring body parts), fused
+  by element-wise addition, then the high-level convolutions F_g: a feature map g [B, C, f, J],
+  full resolution (no strides). The global feature f_g is its average.
+- The recurrent agent (Table IV, Section III): a glimpse is a 3D bin of ``bin_frames`` x
+  ``bin_joints`` cells x all C channels; its location is the bin's centre in [-1, 1]^2 (time,
+  joint column), quantised to the action pool of the (f - bf + 1)(J - bj + 1) bins inside g.
+  F_o pools the bin (average) and fuses it with the location (fc1/fc2 of each, added, ReLU);
+  F_h is a 256-unit recurrent layer h_t = tanh(i2h(o_t) + h2h(h_{t-1})) (with ReLU most
+  units died within 50 steps on KGBD); F_a gives the mean of a
+  Gaussian policy tanh(fc(h_t)) with a fixed variance (the paper: 0.03), sampled in training,
+  its mean at test time. The first glimpse is at the centre, h_0 = 0 (Algorithm 1); T glimpses
+  make T - 1 decisions.
+- Features: [f_g; h_1; ...; h_T] (Eq. 6's input to F_c), what gallery matching uses.
+
+Ablations (Table VII) as ``attention``: ``rl`` (the agent), ``none`` (global feature only),
+``random`` (uniform random bins; at test time the same seeded bins for every window, so
+features are repeatable); ``glimpses=1`` is "w/o RNN" (one glimpse at the centre); ``velocity=False`` drops
+the velocity stream; "w/o RL objective" is a training switch (`trainers.methods.a3d`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from engine.models.sge_la import INPUT_JOINTS
+from engine.skeleton import BODY_GRID as GRID
+
+ATTENTIONS = ("rl", "none", "random")
+GRID_INDEX = tuple(INPUT_JOINTS.index(j) for j in GRID)
+
+
+@dataclass(frozen=True)
+class A3DConfig:
+    """Architecture (what a checkpoint's ``architecture`` records)."""
+
+    length: int = 6
+    joints: int = len(INPUT_JOINTS)
+    channels: int = 128  # C of the feature map (the paper: 2048 of ResNet-50)
+    hidden: int = 256  # F_o, F_h (Table IV)
+    glimpses: int = 4  # T
+    bin_frames: int = 3  # the bin's extent in time ...
+    bin_joints: int = 6  # ... and in joint columns (the paper: about half and a third of the map)
+    variance: float = 0.03  # of the Gaussian policy, in the [-1, 1] location units
+    attention: str = "rl"  # rl | none | random
+    velocity: bool = True
+
+    def __post_init__(self):
+        if self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {self.attention!r}")
+        if not (1 <= self.bin_frames <= self.length and 1 <= self.bin_joints <= self.joints):
+            raise ValueError(f"a bin of {self.bin_frames} x {self.bin_joints} does not fit a "
+                             f"{self.length} x {self.joints} feature map")
+        if self.glimpses < 1:
+            raise ValueError(f"glimpses must be >= 1, got {self.glimpses}")
+
+    @property
+    def dim(self) -> int:
+        """Size of the matching feature."""
+        return self.channels + (0 if self.attention == "none" else self.hidden * self.glimpses)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _stream(inp: int, out: int) -> nn.Sequential:
+    mid = out // 2
+    return nn.Sequential(nn.Conv2d(inp, mid, 3, padding=1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True))
+
+
+class JointEmbedding(nn.Module):
+    """Each joint's own linear map of its 3 values to ``dim`` channels: [B, f, J, 3] -> [B, dim, f, J].
+    A convolution shares its weights across the grid; this first layer tells the network which
+    joint each column is, so pooled features still say which joints they came from."""
+
+    def __init__(self, joints: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(joints, 3, dim) / 3 ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(joints, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.einsum("bfjc,jcd->bfjd", x, self.weight) + self.bias).permute(0, 3, 1, 2)
+
+
+def velocities(x: torch.Tensor) -> torch.Tensor:
+    """x_{t+1} - x_t of windows [B, f, J, 3]; the last frame repeats the last difference."""
+    v = x[:, 1:] - x[:, :-1]
+    return torch.cat([v, v[:, -1:]], 1) if x.shape[1] > 1 else torch.zeros_like(x)
+
+
+class A3D(nn.Module):
+    """Backbone and recurrent agent (module doc). ``run`` is the training pass, ``encode`` the
+    engine's and evaluation's (the gait-encoder interface of `engine.models.sge_la.SGELA`)."""
+
+    def __init__(self, config: A3DConfig = A3DConfig()):
+        super().__init__()
+        self.config = c = config
+        half = c.channels // 2
+        embed = 32
+        self.coords = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half))
+        self.motion = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half)) if c.velocity else None
+        self.high = _stream(half, c.channels)  # F_g
+        self.register_buffer("grid", torch.tensor(GRID_INDEX), persistent=False)
+        if c.attention != "none":
+            h = c.hidden
+            self.fo_feature = nn.Sequential(nn.Linear(c.channels, 128), nn.ReLU(inplace=True), nn.Linear(128, h))
+            self.fo_location = nn.Sequential(nn.Linear(2, 128), nn.ReLU(inplace=True), nn.Linear(128, h))
+            self.i2h, self.h2h = nn.Linear(h, h), nn.Linear(h, h)  # F_h
+            self.fa = nn.Linear(h, 2)  # F_a: the policy's mean (through tanh)
+        self.whitening = None  # gait-encoder interface (`engine.embed.window_features`)
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """g [B, C, f, J] of windows x [B, f, 20, 3] (columns in `GRID` order)."""
+        x = x[:, :, self.grid]
+        g = self.coords(x)
+        if self.motion is not None:
+            g = g + self.motion(velocities(x))
+        return self.high(g)
+
+    def pool_size(self) -> tuple[int, int]:
+        c = self.config
+        return c.length - c.bin_frames + 1, c.joints - c.bin_joints + 1
+
+    def quantise(self, loc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bin start indices (time, column) [B, 2] of locations [B, 2] in [-1, 1], and the
+        locations of those bins' centres (what F_o is told)."""
+        n = torch.tensor(self.pool_size(), device=loc.device)
+        start = torch.round((loc.clamp(-1, 1) + 1) / 2 * (n - 1)).long()
+        centre = torch.where(n > 1, start.float() / (n - 1).clamp(min=1) * 2 - 1, torch.zeros_like(loc))
+        return start, centre
+
+    def observe(self, pooled: torch.Tensor, start: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
+        """F_o: the bin at ``start`` of the pooled map [B, C, nt, nj], fused with its location."""
+        b = torch.arange(len(pooled), device=pooled.device)
+        feat = pooled[b, :, start[:, 0], start[:, 1]]
+        return torch.relu(self.fo_feature(feat) + self.fo_location(centre))
+
+    def run(self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None) -> dict:
+        """The forward pass of the agent on windows [B, f, 20, 3].
+
+        ``sample``: draw each location from the Gaussian policy (training) instead of its mean.
+        Returns ``feature`` [B, D], ``starts`` [B, T, 2] (each glimpse's bin), and for the
+        policy's T - 1 decisions ``log_prob`` [B, T-1] (of the drawn locations) and ``hidden``
+        [B, T-1, H] (the states they were taken in: the value baseline's input).
+        """
+        c = self.config
+        g = self.feature_map(x)
+        fg = g.mean((2, 3))
+        out = {"global": fg}
+        if c.attention == "none":
+            return out | {"feature": fg, "starts": x.new_zeros(len(x), 0, 2, dtype=torch.long)}
+        pooled = nn.functional.avg_pool2d(g, (c.bin_frames, c.bin_joints), stride=1)
+        std = c.variance ** 0.5
+        loc = x.new_zeros(len(x), 2)  # the first glimpse: the centre
+        h = x.new_zeros(len(x), c.hidden)
+        states, starts, log_probs, decided = [], [], [], []
+        for t in range(c.glimpses):
+            start, centre = self.quantise(loc)
+            h = torch.tanh(self.i2h(self.observe(pooled, start, centre)) + self.h2h(h))
+            states.append(h)
+            starts.append(start)
+            if t == c.glimpses - 1:
+                break
+            if c.attention == "random":
+                if sample:  # each window its own bins
+                    loc = torch.rand(len(x), 2, generator=generator, device=x.device) * 2 - 1
+                else:  # test time: the same seeded bins for every window, whatever the batch
+                    fixed = torch.Generator().manual_seed(t)
+                    loc = (torch.rand(1, 2, generator=fixed) * 2 - 1).to(x.device).expand(len(x), 2)
+                continue
+            mean = torch.tanh(self.fa(h))
+            if sample:
+                noise = torch.randn(mean.shape, generator=generator, device=x.device)
+                loc = (mean + std * noise).detach()
+            else:
+                loc = mean.detach()
+            log_probs.append(torch.distributions.Normal(mean, std).log_prob(loc).sum(-1))
+            decided.append(h)
+        out |= {"feature": torch.cat([fg] + states, 1), "starts": torch.stack(starts, 1)}
+        if log_probs:
+            out |= {"log_prob": torch.stack(log_probs, 1), "hidden": torch.stack(decided, 1)}
+        return out
+
+    def glimpse_map(self, starts: torch.Tensor) -> torch.Tensor:
+        """Which cells the glimpses covered: [B, f, 20] in `INPUT_JOINTS` order, each cell the
+        fraction of the T glimpses whose bin holds it."""
+        c = self.config
+        b, t = starts.shape[:2]
+        cover = starts.new_zeros(b, c.length, c.joints, dtype=torch.float32)
+        for k in range(t):
+            tt = torch.arange(c.bin_frames, device=starts.device)[None, :] + starts[:, k, :1]
+            jj = torch.arange(c.bin_joints, device=starts.device)[None, :] + starts[:, k, 1:]
+            mask = torch.zeros_like(cover)
+            mask[torch.arange(b)[:, None, None], tt[:, :, None], jj[:, None, :]] = 1
+            cover += mask
+        cover = cover / max(t, 1)
+        out = torch.zeros_like(cover)
+        out[:, :, self.grid] = cover  # grid columns back to joints
+        return out
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Features of windows x [B, f, 20, 3], in the gait-encoder interface: ``sequence`` [B, D]
+        (the matching feature), ``frames`` [B, 1, D] (one unit per window), ``attention`` [1, B, f, 20]
+        (`glimpse_map`) and ``glimpses`` [B, T, 2] (each bin's first frame and first `GRID` column)."""
+        out = self.run(x)
+        feat = out["feature"]
+        return {"sequence": feat, "frames": feat[:, None], "attention": self.glimpse_map(out["starts"])[None],
+                "glimpses": out["starts"]}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The matching feature [B, D] (for export and `engine.embed.encode_batches`)."""
+        return self.run(x)["feature"]
+
+
+def glimpse_joints(config: A3DConfig, start: tuple[int, int]) -> tuple[range, list[str]]:
+    """The frames and joint names of the bin that starts at ``start`` (frame, `GRID` column)."""
+    t, j = int(start[0]), int(start[1])
+    return range(t, t + config.bin_frames), list(GRID[j:j + config.bin_joints])
