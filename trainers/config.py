@@ -16,7 +16,7 @@ class TrainConfig:
 
     dataset: str = "kgbd"  # walks: kgbd; clips: a comma list of nwucla, msr, utd_mhad, kard
     data_root: str = ""  # default: the extracted shared archive (one dataset only)
-    protocol: str = "holdout"  # walks: holdout (paper, one walk per person held out) | open (people split)
+    protocol: str = "holdout"  # walks: holdout (paper, one walk per person held out) | open (people split) | tracklets
     split_seed: int = 0
     val_fraction: float = 0.1
     limit_people: int = 0  # train on the first N people only (0 = all); for quick runs

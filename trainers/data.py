@@ -39,18 +39,14 @@ class WalkData:
     kind = "walks"
 
     def __init__(self, cfg: TrainConfig, length: int, progress: bool = True):
-        from trainers.gait_data import (holdout_split, load_walks, people_split, tracklet_split, validation_split,
-                                        walk_dataset)
-        if cfg.protocol not in ("holdout", "open", "tracklets"):
-            raise ValueError(f"protocol must be holdout, open or tracklets, got {cfg.protocol!r}")
+        from trainers.gait_data import PROTOCOLS, load_walks, protocol_walks, validation_split, walk_dataset
+        if cfg.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {cfg.protocol!r}")
         ds = walk_dataset(cfg.dataset, cfg.data_root, cfg.limit_people, progress)
         walks = load_walks(ds, length, progress=progress, upright=cfg.upright, common_joints=cfg.common_joints,
                            shared_joints=cfg.shared_joints)
-        if cfg.protocol == "tracklets":  # gallery and probe walks both held out
-            train_ids, gallery_ids, probe_ids = tracklet_split(walks, cfg.split_seed)
-            held_ids = sorted(gallery_ids + probe_ids)
-        else:
-            train_ids, held_ids = (holdout_split if cfg.protocol == "holdout" else people_split)(walks, cfg.split_seed)
+        train_ids = protocol_walks(walks, cfg.protocol, cfg.split_seed)[0]
+        held_ids = sorted(set(range(len(walks.walk_person))) - set(train_ids))  # never loaded into fit or validation
         train = walks.subset(train_ids)
         fit_ids, val_ids = validation_split(train, cfg.split_seed, cfg.val_fraction)
         self.cfg = cfg

@@ -1,7 +1,7 @@
 """Export a trained checkpoint of any method as a bundled default, with its model card.
 
 ``python -m trainers.export RUN/NAME [--reid SUMMARY] [--eval SUMMARY ...] [--out PATH]``:
-- gait (sge_la, RUN/best): the encoder's weights as float16, the whitening, the open-set
+- gait (sge_la, a3d: RUN/best): the encoder's weights as float16, the whitening, the open-set
   calibration redone on what ships; ``--reid``: the `skelstream eval reid` summary for the card;
   default destination the bundled gait checkpoint;
 - action (isc, crrl, byol: RUN/NAME): the encoder's weights (float32: a small model, and rounding is not worth
@@ -21,20 +21,19 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, read_meta
+from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, read_meta
 from trainers.methods.isc import init_checkpoints
 
-GAIT_CARD = """# {name}: SGE-LA / CAGE gait encoder
+GAIT_CARD = """# {name}: {title} gait encoder
 
-- Method: SGE-LA with {attention} attention, pretext {pretext}, LCL {lcl} (seed 000); architecture
-  {arch}.
+- Method: {method_line}.
 - Input: windows of {window} frames of the 20 Kinect v1 joints (canonical names); {normalisation}.
 - Output: sequence-level encoding of {seq_dim} values per window (skeleton-level {frame_dim});
   {whitening}; the embedding of a sequence is the L2-normalised mean of its window features.
 - Open-set threshold: {identity}
 - Training data: {dataset}, protocol {protocol} (split seed {split}): {train_walks} training walks,
   {held} walks held out (never seen in pretraining), {val} validation walks for early stopping.
-  No labels were used.
+  {labels}
 - Made by:
 {steps}
 - Training: best validation loss {val_loss:.4f} at epoch {best_epoch} (the checkpoint kept).
@@ -60,14 +59,15 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
     if reid:
         summary = json.loads(Path(reid).read_text())["summary"]
         meta["metrics"] = dict(meta.get("metrics", {}), reid=summary)
-        rows = ["| scorer | probe unit | Rank-1 | Rank-5 | nAUC | mAP |", "|---|---|---|---|---|---|"]
-        for scorer in ("matching", "recognition_ap", "recognition_sc"):
-            for unit in ("per_window", "per_walk"):
-                get = lambda m: summary.get(f"{scorer}.{unit}.{m}", {}).get("mean")  # noqa: E731
-                if get("rank1") is None:
-                    continue
-                cells = [f"{get(m):.1f}" if get(m) is not None else "-" for m in ("rank1", "rank5", "nauc", "map")]
-                rows.append(f"| {scorer} | {unit} | " + " | ".join(cells) + " |")
+        rows = ["| scorer | probe unit | Rank-1 | Rank-5 | Rank-10 | nAUC | mAP |", "|---|---|---|---|---|---|---|"]
+        pairs = dict.fromkeys(tuple(k.split(".")[:2]) for k in summary)  # (scorer, unit) in the summary's order
+        for scorer, unit in pairs:
+            get = lambda m: summary.get(f"{scorer}.{unit}.{m}", {}).get("mean")  # noqa: E731
+            if get("rank1") is None:
+                continue
+            cells = [f"{get(m):.1f}" if get(m) is not None else "-" for m in ("rank1", "rank5", "rank10", "nauc", "map")]
+            rows.append(f"| {'bone lengths (baseline)' if scorer == 'bones' else scorer} | {unit} | "
+                        + " | ".join(cells) + " |")
         results = "\n".join(rows)
     dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     if "identity" in meta:
@@ -85,9 +85,23 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
     steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {reid}`" if reid else "`")
                  + (" (float16 weights; the open-set thresholds are calibrated on them, as `skelstream eval "
                     "calibrate` does)" if "identity" in meta else ""))
+    if meta["method"] == "a3d":
+        title, labels = "A3D (recurrent 3D attention)", (
+            f"Supervised: the identities of the {train.get('people', '?')} training people (cross-entropy, triplet "
+            "and REINFORCE rewards).")
+        method_line = (f"A3D on skeletons (seed 001): two streams (coordinates, velocities{'' if arch['velocity'] else ': off'}) "
+                       f"over a time x body-ordered joint grid, {arch['channels']} channels; "
+                       + ("no attention (global feature only)" if arch["attention"] == "none" else
+                          f"{arch['glimpses']} glimpses of {arch['bin_frames']} frames x {arch['bin_joints']} joints "
+                          f"({'learned by REINFORCE' if arch['attention'] == 'rl' else 'at random'}), "
+                          f"a {arch['hidden']}-unit recurrent agent"))
+    else:
+        title, labels = "SGE-LA / CAGE", "No labels were used."
+        method_line = (f"SGE-LA with {hp['attention'].upper()} attention, pretext {hp['pretext']}, LCL "
+                       f"{'on' if hp['lcl'] else 'off'} (seed 000); architecture {arch['layers']}-layer LSTMs of "
+                       f"{arch['hidden']} units per axis")
     dst.with_suffix(".md").write_text(GAIT_CARD.format(
-        name=dst.name, attention=hp["attention"].upper(), pretext=hp["pretext"], lcl="on" if hp["lcl"] else "off",
-        arch=f"{arch['layers']}-layer LSTMs of {arch['hidden']} units per axis", window=meta["input"]["window"],
+        name=dst.name, title=title, method_line=method_line, labels=labels, window=meta["input"]["window"],
         seq_dim=meta["embedding"]["sequence"], frame_dim=meta["embedding"]["frame"], dataset=train["dataset"],
         protocol=train["protocol"], split=train["split_seed"], train_walks=train["train_walks"],
         held=train["held_out_walks"], val=train["validation_walks"],
@@ -241,10 +255,10 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(exc))
     if method in ACTION_METHODS:
         export_action(src, Path(args.out or DEFAULT_ACTION), args.eval)
-    elif method == "sge_la":
+    elif method in GAIT_METHODS:
         export_gait(src, Path(args.out or DEFAULT_GAIT), args.reid)
     else:
-        p.error(f"{src}: method {method!r} has no export (sge_la, {', '.join(ACTION_METHODS)})")
+        p.error(f"{src}: method {method!r} has no export ({', '.join(GAIT_METHODS + ACTION_METHODS)})")
 
 
 if __name__ == "__main__":

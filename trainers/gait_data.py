@@ -148,6 +148,32 @@ def pk_batches(walks: Walks, people: int, clips: int, count: int, rng: np.random
                               for c in chosen])
 
 
+def open_world_split(walks: Walks, pretrain_seed: int) -> tuple[list[int], list[int]]:
+    """Gallery and probe walks among the people NOT used for pretraining with ``pretrain_seed``."""
+    _, unseen = people_split(walks, pretrain_seed)
+    sub = walks.subset(unseen)
+    gallery, probe = holdout_split(sub, pretrain_seed)
+    return [unseen[w] for w in gallery], [unseen[w] for w in probe]
+
+
+PROTOCOLS = ("holdout", "open", "tracklets")
+
+
+def protocol_walks(walks: Walks, protocol: str, seed: int) -> tuple[list[int], list[int], list[int]]:
+    """(training, gallery, probe) walks of a gait protocol: ``holdout`` (the paper's: one walk per
+    person is the probe, the others train and are the gallery), ``open`` (half of the people
+    train; the other half's walks are gallery and probe) or ``tracklets`` (two walks per person
+    are the gallery, one the probe, the rest train)."""
+    if protocol == "holdout":
+        train, probe = holdout_split(walks, seed)
+        return train, train, probe
+    if protocol == "open":
+        return (people_split(walks, seed)[0], *open_world_split(walks, seed))
+    if protocol == "tracklets":
+        return tracklet_split(walks, seed)
+    raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
 def validation_split(walks: Walks, seed: int, fraction: float = 0.1) -> tuple[list[int], list[int]]:
     """Carve validation walks from training walks (a ``fraction`` of walks at random, never a
     person's only walk): (fit walks, validation walks)."""

@@ -40,7 +40,7 @@ from engine.identity import gallery_cohort
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode, walk_means
-from trainers.gait_data import holdout_split, load_walks, people_split, validation_split, walk_dataset
+from trainers.gait_data import load_walks, protocol_walks, validation_split, walk_dataset
 
 
 TAIL_P = np.logspace(-1, -4.5, 36)  # upper-tail probabilities kept of the per-person impostor scores
@@ -105,7 +105,7 @@ def calibrate(checkpoint: str, far: float = 0.01, seconds: tuple[float, ...] = (
     ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
     walks = load_walks(ds, length, **window_options(meta["input"]))
     seed = int(train["split_seed"])
-    train_ids = (holdout_split(walks, seed) if train["protocol"] == "holdout" else people_split(walks, seed))[0]
+    train_ids = protocol_walks(walks, train["protocol"], seed)[0]
     pool = walks.subset(train_ids)
     fit_ids, val_ids = validation_split(pool, seed, float(train["config"].get("val_fraction", 0.1)))
     gal, qry = pool.subset(fit_ids), pool.subset(val_ids)

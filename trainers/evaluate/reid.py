@@ -36,7 +36,7 @@ from engine.checkpoint import load_gait
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
 from trainers.evaluate.metrics import item_ranks, mean_average_precision, summary
-from trainers.gait_data import Walks, holdout_split, load_walks, people_split, tracklet_split, walk_dataset
+from trainers.gait_data import Walks, load_walks, protocol_walks, walk_dataset
 
 
 @torch.no_grad()
@@ -186,14 +186,6 @@ def walk_medians(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.nda
     return np.stack([np.median(features[walk == w], axis=0) for w in range(n_walks)])
 
 
-def open_world_split(walks: Walks, pretrain_seed: int) -> tuple[list[int], list[int]]:
-    """Gallery and probe walks among the people NOT used for pretraining with ``pretrain_seed``."""
-    _, unseen = people_split(walks, pretrain_seed)
-    sub = walks.subset(unseen)
-    gallery, probe = holdout_split(sub, pretrain_seed)
-    return [unseen[w] for w in gallery], [unseen[w] for w in probe]
-
-
 def load_encoders(spec: str, device: str = "cpu") -> tuple[list, dict]:
     """The gait encoders of ``spec``: one checkpoint, or several joined by ``+`` whose encodings
     are concatenated (the paper's "Rev. Rec. Plus": reverse reconstruction + prediction +
@@ -240,12 +232,7 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     ds = walk_dataset(train["dataset"], root, train.get("limit_people", 0))
     walks = load_walks(ds, meta["input"]["window"], **window_options(meta["input"]))
     seed = int(train["split_seed"])
-    if train["protocol"] == "holdout":
-        train_ids, probe_ids = holdout_split(walks, seed)
-    elif train["protocol"] == "tracklets":
-        _, train_ids, probe_ids = tracklet_split(walks, seed)  # train_ids: the gallery walks here
-    else:
-        train_ids, probe_ids = open_world_split(walks, seed)
+    _, train_ids, probe_ids = protocol_walks(walks, train["protocol"], seed)  # train_ids: the gallery walks
     seen = set(train.get("held_out", [])) if train["protocol"] in ("holdout", "tracklets") else None
     held = probe_ids + (train_ids if train["protocol"] == "tracklets" else [])
     if seen is not None and not {walks.walk_id[w] for w in held} <= seen:

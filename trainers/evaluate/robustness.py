@@ -33,8 +33,8 @@ from engine.missing import SENSOR_JOINTS, reduce_joints
 from engine.sequence import SkeletonSequence
 from engine.models.sge_la import window_options
 from engine.skeleton import KINECT_V2, common_spine, to_canonical
-from trainers.evaluate.reid import encode, gallery_matching, open_world_split, walk_means
-from trainers.gait_data import holdout_split, load_walks, walk_dataset
+from trainers.evaluate.reid import encode, gallery_matching, walk_means
+from trainers.gait_data import load_walks, protocol_walks, walk_dataset
 
 
 def _rotation(axis: str, degrees: float) -> np.ndarray:
@@ -104,8 +104,7 @@ def evaluate(checkpoint: str, conditions: list[str], upright: bool | None = None
     ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
     walks = load_walks(ds, length, **options)
     seed = int(train["split_seed"])
-    gallery_ids, probe_ids = (holdout_split(walks, seed) if train["protocol"] == "holdout"
-                              else open_world_split(walks, seed))
+    _, gallery_ids, probe_ids = protocol_walks(walks, train["protocol"], seed)
     gal = walks.subset(gallery_ids)
     g_walk = walk_means(window_features(model, encode(model, gal.windows)["sequence"]), gal.walk, len(gallery_ids))
     g_person = np.asarray(gal.walk_person)

@@ -47,7 +47,7 @@ from engine.skeleton import BONES, INDEX, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
 from trainers.evaluate.reid import per_person
 from trainers.evaluate.robustness import CONDITIONS
-from trainers.gait_data import Walks, holdout_split, validation_split, walk_dataset
+from trainers.gait_data import Walks, protocol_walks, validation_split, walk_dataset
 
 PROTOCOLS = ("kard", "nwucla", "kgbd")
 KGBD_JOINT_SETS = ("all", "export18", "openni15", "mediapipe")
@@ -198,24 +198,24 @@ REDUCTIONS = {"all": "reference", "export18": "joints_export18", "openni15": "jo
 
 
 def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS, split: str = "test") -> dict:
-    """KGBD's held-out walks of the checkpoint's split, probes with fewer joints. ``split``
+    """KGBD's held-out walks of the checkpoint's split and protocol (`protocol_walks`: holdout, open
+    world or tracklets), probes with fewer joints. ``split``
     "val": the validation walks of its training walks against the others instead (training
     data only: for choosing models)."""
     train = meta["training"]
-    if train.get("dataset") != "kgbd" or train.get("protocol") != "holdout":
-        raise ValueError("the kgbd protocol needs a checkpoint trained on KGBD with protocol holdout "
-                         f"(this one: {train.get('dataset')} {train.get('protocol')})")
+    if train.get("dataset") != "kgbd":
+        raise ValueError(f"the kgbd protocol needs a checkpoint trained on KGBD (this one: {train.get('dataset')})")
     ds = walk_dataset("kgbd", "", train.get("limit_people", 0))
     # the splits only read each walk's person (every KGBD walk is long enough to give windows, so
     # the order is `load_walks`'s)
     person = [it.meta["subject"] for it in ds.items]
     ids = [f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}" for it in ds.items]
     walks = Walks(np.zeros((0, 6, 20, 3), np.float32), np.zeros(0, int), person, ids)
-    gallery_ids, probe_ids = holdout_split(walks, int(train["split_seed"]))
-    if split == "val":
-        pool = Walks(walks.windows, walks.walk, [person[w] for w in gallery_ids], [ids[w] for w in gallery_ids])
+    train_ids, gallery_ids, probe_ids = protocol_walks(walks, train.get("protocol", "holdout"), int(train["split_seed"]))
+    if split == "val":  # the validation walks of its training walks against the others
+        pool = Walks(walks.windows, walks.walk, [person[w] for w in train_ids], [ids[w] for w in train_ids])
         fit, val = validation_split(pool, int(train["split_seed"]), float(train["config"].get("val_fraction", 0.1)))
-        gallery_ids, probe_ids = [gallery_ids[w] for w in fit], [gallery_ids[w] for w in val]
+        gallery_ids, probe_ids = [train_ids[w] for w in fit], [train_ids[w] for w in val]
     by_id = {f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}": it for it in ds.items}
     g_items = [by_id[walks.walk_id[w]] for w in gallery_ids]
     p_items = [by_id[walks.walk_id[w]] for w in probe_ids]
