@@ -21,7 +21,7 @@ from engine.checkpoint import load_gait, read_meta
 from engine.embed import Whitening
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode
-from trainers.gait_data import holdout_split, load_walks, people_split, walk_dataset
+from trainers.gait_data import load_walks, protocol_walks, walk_dataset
 
 
 def fit(checkpoint: str, dims: int = 1024, every: int = 4, data_root: str = "") -> tuple[Whitening, dict]:
@@ -31,7 +31,7 @@ def fit(checkpoint: str, dims: int = 1024, every: int = 4, data_root: str = "") 
     ds = walk_dataset(train["dataset"], data_root or train.get("root", ""), train.get("limit_people", 0))
     walks = load_walks(ds, int(meta["input"]["window"]), **window_options(meta["input"]))
     seed = int(train["split_seed"])
-    train_ids = (holdout_split(walks, seed) if train["protocol"] == "holdout" else people_split(walks, seed))[0]
+    train_ids = protocol_walks(walks, train["protocol"], seed)[0]
     pool = walks.subset(train_ids)
     windows = pool.windows[::every]
     whitening = Whitening.fit(encode(model, windows)["sequence"], dims)

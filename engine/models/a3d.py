@@ -153,10 +153,13 @@ class A3D(nn.Module):
         feat = pooled[b, :, start[:, 0], start[:, 1]]
         return torch.relu(self.fo_feature(feat) + self.fo_location(centre))
 
-    def run(self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None) -> dict:
+    def run(self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None,
+            policy_into_network: bool = False) -> dict:
         """The forward pass of the agent on windows [B, f, 20, 3].
 
         ``sample``: draw each location from the Gaussian policy (training) instead of its mean.
+        F_a reads h_t detached, so the policy gradient trains F_a alone, unless
+        ``policy_into_network`` (then it also flows into F_h, F_o and the backbone).
         Returns ``feature`` [B, D], ``starts`` [B, T, 2] (each glimpse's bin), and for the
         policy's T - 1 decisions ``log_prob`` [B, T-1] (of the drawn locations) and ``hidden``
         [B, T-1, H] (the states they were taken in: the value baseline's input).
@@ -186,7 +189,7 @@ class A3D(nn.Module):
                     fixed = torch.Generator().manual_seed(t)
                     loc = (torch.rand(1, 2, generator=fixed) * 2 - 1).to(x.device).expand(len(x), 2)
                 continue
-            mean = torch.tanh(self.fa(h))
+            mean = torch.tanh(self.fa(h if policy_into_network else h.detach()))
             if sample:
                 noise = torch.randn(mean.shape, generator=generator, device=x.device)
                 loc = (mean + std * noise).detach()
