@@ -228,3 +228,27 @@ def test_an_a3d_checkpoint_is_the_engines_gait_model(kgbd_root, tmp_path):
     for r in rows:
         assert len(r["glimpses"]) == 3 and all(set(g["joints"]) <= set(INPUT_JOINTS) for g in r["glimpses"])
         assert np.isfinite(r["score"]) and r["top"][0][0] == "P1"
+
+
+def test_stgcn_backbone_starts_from_a_self_supervised_st_gcn(tmp_path):
+    """backbone=stgcn: both streams take the input norm and first units of a skeleton-BYOL ST-GCN
+    checkpoint (init=), and the rest of A3D is untouched by it."""
+    from engine import checkpoint
+    from engine.models.action import STGCNEncoder
+    torch.manual_seed(0)
+    encoder = STGCNEncoder(INPUT_JOINTS, 0.25)
+    for p in encoder.parameters():
+        p.data.normal_()
+    checkpoint.save(tmp_path / "byol", encoder, {"method": "byol", "architecture": {"kind": "stgcn", "width": 0.25}})
+    method = A3DMethod(A3DMethodConfig(classes=3, backbone="stgcn", **SMALL))
+    before = method.model.high[0].weight.clone()
+    method.init_from(str(tmp_path / "byol"))
+    for stream in (method.model.coords, method.model.motion):
+        got = stream.gcn.blocks[3].state_dict()
+        assert all(torch.equal(got[k], v) for k, v in encoder.blocks[3].state_dict().items())
+        assert torch.equal(stream.gcn.norm.weight, encoder.norm.weight) and len(stream.gcn.blocks) == 4
+    assert torch.equal(method.model.high[0].weight, before)
+    x, y = torch.randn(6, 6, 20, 3), torch.tensor([0, 0, 1, 1, 2, 2])
+    assert torch.isfinite(sum(method(x, None, y).values()))
+    with pytest.raises(ValueError, match="backbone=stgcn"):
+        A3DMethod(A3DMethodConfig(classes=3, **SMALL)).init_from(str(tmp_path / "byol"))

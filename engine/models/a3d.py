@@ -22,6 +22,9 @@ given ones, their stored coordinates never read):
   its mean at test time. The first glimpse is at the centre, h_0 = 0 (Algorithm 1); T glimpses
   make T - 1 decisions.
 - Features: [f_g; h_1; ...; h_T] (Eq. 6's input to F_c), what gallery matching uses.
+- ``backbone="stgcn"``: each stream is instead the first units of skeleton BYOL's ST-GCN
+  (`STGCNStream`), so both can start from a self-supervised ST-GCN checkpoint
+  (`trainers.methods.a3d`, ``init=``), as the paper's streams start from ImageNet weights.
 
 Ablations (Table VII) as ``attention``: ``rl`` (the agent), ``none`` (global feature only),
 ``random`` (uniform random bins; at test time the same seeded bins for every window, so
@@ -57,6 +60,9 @@ class A3DConfig:
     variance: float = 0.03  # of the Gaussian policy, in the [-1, 1] location units
     attention: str = "rl"  # rl | none | random
     velocity: bool = True
+    backbone: str = "conv"  # conv | stgcn (each stream the first `stgcn_blocks` units of an ST-GCN)
+    stgcn_width: float = 0.25  # the ST-GCN's width (that of the checkpoint it starts from)
+    stgcn_blocks: int = 4  # its units kept (the first four keep the frame rate)
 
     def __post_init__(self):
         if self.attention not in ATTENTIONS:
@@ -66,6 +72,10 @@ class A3DConfig:
                              f"{self.length} x {self.joints} feature map")
         if self.glimpses < 1:
             raise ValueError(f"glimpses must be >= 1, got {self.glimpses}")
+        if self.backbone not in ("conv", "stgcn"):
+            raise ValueError(f"backbone must be conv or stgcn, got {self.backbone!r}")
+        if self.backbone == "stgcn" and not 1 <= self.stgcn_blocks <= 4:
+            raise ValueError("stgcn_blocks must be 1-4 (later units halve the frames)")
 
     @property
     def dim(self) -> int:
@@ -96,6 +106,37 @@ class JointEmbedding(nn.Module):
         return (torch.einsum("bfjc,jcd->bfjd", x, self.weight) + self.bias).permute(0, 3, 1, 2)
 
 
+class STGCNStream(nn.Module):
+    """A stream made of the first ``blocks`` units of skeleton BYOL's ST-GCN
+    (`engine.models.action.STGCNEncoder`, joints in `INPUT_JOINTS` order): [B, f, 20, 3] ->
+    [B, C, f, 20], columns in `GRID` order. Its weights can come from a self-supervised ST-GCN
+    checkpoint (`load_from`)."""
+
+    def __init__(self, width: float, blocks: int):
+        super().__init__()
+        from engine.models.action import STGCNEncoder
+        self.gcn = STGCNEncoder(INPUT_JOINTS, width)
+        self.gcn.blocks = self.gcn.blocks[:blocks]
+        self.register_buffer("grid", torch.tensor(GRID_INDEX), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = self.gcn.inputs(x)
+        n, t, j, c = g.shape
+        g = self.gcn.norm(g.flatten(2).transpose(1, 2)).view(n, j, c, t).permute(0, 2, 3, 1)
+        for block in self.gcn.blocks:
+            g = block(g, self.gcn.adjacency)
+        return g[..., self.grid]
+
+    def load_from(self, encoder: nn.Module) -> None:
+        """Copy an ST-GCN encoder's input norm and first units (same width) into this stream."""
+        state = {k: v for k, v in encoder.state_dict().items()
+                 if k.startswith("norm.") or (k.startswith("blocks.") and int(k.split(".")[1]) < len(self.gcn.blocks))}
+        missing, unexpected = self.gcn.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if k not in ("adjacency", "parent")]:
+            raise ValueError(f"the ST-GCN does not fit this stream (width {self.gcn.width}): missing {missing[:3]}, "
+                             f"unexpected {unexpected[:3]}")
+
+
 def velocities(x: torch.Tensor) -> torch.Tensor:
     """x_{t+1} - x_t of windows [B, f, J, 3]; the last frame repeats the last difference."""
     v = x[:, 1:] - x[:, :-1]
@@ -110,10 +151,16 @@ class A3D(nn.Module):
         super().__init__()
         self.config = c = config
         half = c.channels // 2
-        embed = 32
-        self.coords = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half))
-        self.motion = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half)) if c.velocity else None
-        self.high = _stream(half, c.channels)  # F_g
+        if c.backbone == "stgcn":
+            self.coords = STGCNStream(c.stgcn_width, c.stgcn_blocks)
+            self.motion = STGCNStream(c.stgcn_width, c.stgcn_blocks) if c.velocity else None
+            stream_out = self._stgcn_channels()
+        else:
+            embed = 32
+            self.coords = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half))
+            self.motion = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half)) if c.velocity else None
+            stream_out = half
+        self.high = _stream(stream_out, c.channels)  # F_g
         self.register_buffer("grid", torch.tensor(GRID_INDEX), persistent=False)
         if c.attention != "none":
             h = c.hidden
@@ -127,9 +174,14 @@ class A3D(nn.Module):
     def dim(self) -> int:
         return self.config.dim
 
+    def _stgcn_channels(self) -> int:
+        from engine.models.action import STGCN_CHANNELS
+        return max(8, int(round(STGCN_CHANNELS[self.config.stgcn_blocks - 1] * self.config.stgcn_width)))
+
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """g [B, C, f, J] of windows x [B, f, 20, 3] (columns in `GRID` order)."""
-        x = x[:, :, self.grid]
+        if self.config.backbone == "conv":
+            x = x[:, :, self.grid]  # the ST-GCN streams read joints in their own order and return grid columns
         g = self.coords(x)
         if self.motion is not None:
             g = g + self.motion(velocities(x))

@@ -46,6 +46,9 @@ class A3DMethodConfig:
     attention: str = "rl"  # rl | none | random (Table VII)
     velocity: bool = True  # False: "w/o optical flow"
     reinforce: bool = True  # False: "w/o RL objective" (the policy stays as initialised)
+    backbone: str = "conv"  # conv | stgcn (init= a self-supervised ST-GCN checkpoint, e.g. skeleton BYOL's)
+    stgcn_width: float = 0.25
+    stgcn_blocks: int = 4
     policy_gradient: str = "head"  # head: REINFORCE trains F_a only | network: also F_h, F_o and the backbone
     clips: int = 4  # K windows per person in a batch; P = batch / K (the paper: 4 x 4)
     margin: float = 0.3
@@ -62,7 +65,8 @@ class A3DMethodConfig:
     def model_config(self) -> A3DConfig:
         return A3DConfig(length=self.length, channels=self.channels, hidden=self.hidden, glimpses=self.glimpses,
                          bin_frames=self.bin_frames, bin_joints=self.bin_joints, variance=self.variance,
-                         attention=self.attention, velocity=self.velocity)
+                         attention=self.attention, velocity=self.velocity, backbone=self.backbone,
+                         stgcn_width=self.stgcn_width, stgcn_blocks=self.stgcn_blocks)
 
 
 def triplet_loss(features: torch.Tensor, labels: torch.Tensor, margin: float, mining: str = "all") -> torch.Tensor:
@@ -117,9 +121,23 @@ class A3DMethod(nn.Module):
         return dataclasses.replace(cfg, classes=len(data.people))
 
     def init_from(self, spec: str) -> None:
-        """Start the backbone and agent from an A3D checkpoint's network (``model.`` weights)."""
-        from safetensors.torch import load_file
+        """Start from a checkpoint: an A3D one (its network, ``model.`` weights), or a
+        self-supervised ST-GCN action encoder (skeleton BYOL's; ``backbone=stgcn`` of the same
+        width), whose input norm and first units start both streams."""
         from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        from engine.checkpoint import load_action, read_meta
+        meta = read_meta(spec)
+        if meta.get("architecture", {}).get("kind") == "stgcn":
+            if self.cfg.backbone != "stgcn":
+                raise ValueError(f"init={spec}: an ST-GCN checkpoint starts backbone=stgcn only")
+            encoder, _ = load_action(spec)
+            for stream in (self.model.coords, self.model.motion):
+                if stream is not None:
+                    stream.load_from(encoder)
+            return
         state = load_file(str(Path(spec).with_suffix("").with_suffix(".safetensors")))
         net = {k.removeprefix("model."): v.float() for k, v in state.items() if k.startswith("model.")}
         missing, unexpected = self.model.load_state_dict(net, strict=False)
