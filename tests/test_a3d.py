@@ -252,3 +252,12 @@ def test_stgcn_backbone_starts_from_a_self_supervised_st_gcn(tmp_path):
     assert torch.isfinite(sum(method(x, None, y).values()))
     with pytest.raises(ValueError, match="backbone=stgcn"):
         A3DMethod(A3DMethodConfig(classes=3, **SMALL)).init_from(str(tmp_path / "byol"))
+
+
+def test_validation_split_leaves_everyone_a_walk_to_fit_on():
+    from trainers.gait_data import Walks, validation_split
+    persons = [p for p in "abcdefghij" for _ in range(2)]
+    walks = Walks(np.zeros((0, 6, 20, 3), np.float32), np.zeros(0, int), persons, [str(i) for i in range(20)])
+    for seed in range(20):
+        fit, val = validation_split(walks, seed, fraction=0.5)
+        assert len(val) == 10 and {persons[w] for w in fit} == set(persons)

@@ -94,6 +94,8 @@ class IdentityWalkData(WalkData):
         index = {p: k for k, p in enumerate(self.people)}
         self.fit_labels = np.array([index[p] for p in self.fit.person], np.int64)
         self.val_labels = np.array([index.get(p, -1) for p in self.val.person], np.int64)
+        if (self.val_labels < 0).any():  # `validation_split` leaves everyone a walk to fit on
+            raise ValueError("validation walks of a person with no training walk: the split is broken")
         self.info["people"] = len(self.people)
 
     def describe(self) -> str:

@@ -176,14 +176,20 @@ def protocol_walks(walks: Walks, protocol: str, seed: int) -> tuple[list[int], l
 
 def validation_split(walks: Walks, seed: int, fraction: float = 0.1) -> tuple[list[int], list[int]]:
     """Carve validation walks from training walks (a ``fraction`` of walks at random, never a
-    person's only walk): (fit walks, validation walks)."""
+    person's last walk: everyone keeps one to fit on): (fit walks, validation walks)."""
     rng = np.random.default_rng(seed + 7919)
     n = len(walks.walk_person)
     counts: dict[str, int] = {}
     for p in walks.walk_person:
         counts[p] = counts.get(p, 0) + 1
-    candidates = [w for w in rng.permutation(n) if counts[walks.walk_person[w]] > 1]
-    val = sorted(candidates[: max(1, int(round(n * fraction)))])
+    want, val = max(1, int(round(n * fraction))), []
+    for w in rng.permutation(n):  # in random order, never a person's last walk left for fitting
+        if len(val) == want:
+            break
+        if counts[walks.walk_person[w]] > 1:
+            counts[walks.walk_person[w]] -= 1
+            val.append(int(w))
+    val = sorted(val)
     return [w for w in range(n) if w not in set(val)], val
 
 

@@ -241,6 +241,11 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     res = {"checkpoint": str(checkpoint), "method_name": meta["method"], "protocol": train["protocol"],
            "split_seed": seed, "method": meta["hyperparameters"], "encoders": len(models),
            "whitened": [0 if m.whitening is None else int(m.whitening.proj.shape[1]) for m in models]}
+    if meta["method"] == "a3d":  # where the agent looked, on average over every window
+        from engine.models.a3d import GRID, GRID_INDEX
+        cover = enc["attention"][0][:, list(GRID_INDEX)]
+        res["glimpses"] = {"joints": list(GRID), "mean_coverage_frame_by_joint": np.round(cover, 4).tolist(),
+                           "per_joint": dict(zip(GRID, np.round(cover.mean(0), 4).tolist()))}
     if train["protocol"] == "tracklets":
         res |= evaluate_tracklets(enc, walks, train_ids, probe_ids)
     else:
