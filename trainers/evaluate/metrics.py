@@ -51,10 +51,23 @@ def item_ranks(scores: np.ndarray, probe_labels: np.ndarray, gallery_labels: np.
     """Rank-k (in %) of ranking gallery ITEMS [G] for probes [P] (the tracklet protocol of the
     skeleton re-ID papers): the fraction of probes with a correct item among the k best, ties
     broken pessimistically; and mAP (%). Probes whose person has no gallery item are skipped."""
+    return rank_summary(*item_rank_stats(scores, probe_labels, gallery_labels), ks)
+
+
+def item_rank_stats(scores: np.ndarray, probe_labels: np.ndarray, gallery_labels: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per probe with a correct gallery item: the rank of its best correct item, and its
+    average precision (probes without one are left out). Chunks of probes can be concatenated."""
     ok = np.array([(gallery_labels == y).any() for y in probe_labels], bool)
     scores, probe_labels = scores[ok], probe_labels[ok]
     correct = gallery_labels[None, :] == probe_labels[:, None]
     best_true = np.where(correct, scores, -np.inf).max(1)
     rank = (np.where(correct, -np.inf, scores) >= best_true[:, None]).sum(1) + 1
+    aps = np.array([mean_average_precision(s[None], np.asarray([y]), gallery_labels) for s, y in zip(scores, probe_labels)])
+    return rank, aps
+
+
+def rank_summary(rank: np.ndarray, aps: np.ndarray, ks: tuple[int, ...] = (1, 5, 10)) -> dict:
+    """Rank-k and mAP (in %) from `item_rank_stats`."""
     out = {f"rank{k}": 100 * float((rank <= k).mean()) for k in ks}
-    return out | {"map": 100 * mean_average_precision(scores, probe_labels, gallery_labels), "probes": int(ok.sum())}
+    return out | {"map": 100 * float(aps.mean()) if len(aps) else float("nan"), "probes": int(len(rank))}

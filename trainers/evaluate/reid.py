@@ -35,7 +35,7 @@ from tqdm import tqdm
 from engine.checkpoint import load_gait
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
-from trainers.evaluate.metrics import item_ranks, mean_average_precision, summary
+from trainers.evaluate.metrics import item_rank_stats, mean_average_precision, rank_summary, summary
 from trainers.gait_data import Walks, load_walks, protocol_walks, walk_dataset
 
 
@@ -152,14 +152,20 @@ def evaluate_tracklets(enc: dict, walks: Walks, gallery_ids: list[int], probe_id
     of the matching features: Rank-1/5/10 and mAP."""
     feat = unit(enc["matching"])
     g_rows, p_rows = walks.rows(gallery_ids), walks.rows(probe_ids)
-    from trainers.evaluate.transfer import bone_scores
-    scores = feat[p_rows] @ feat[g_rows].T
     p_person, g_person = walks.person[p_rows], walks.person[g_rows]
-    bones = bone_scores(enc["bones"][p_rows], enc["bones"][g_rows])
+    g_feat, g_bones = feat[g_rows], enc["bones"][g_rows].astype(np.float64)
+    g_sq = (g_bones ** 2).sum(1)
+    stats: dict[str, list] = {"tracklets": [], "bones": []}
+    for s in range(0, len(p_rows), 1000):  # chunks of probes: [P, G] scores of every tracklet are GBs
+        rows = p_rows[s:s + 1000]
+        pb = enc["bones"][rows].astype(np.float64)  # bone lengths are finite here (filled joints)
+        rms = np.sqrt(np.maximum((pb ** 2).sum(1)[:, None] + g_sq[None] - 2 * pb @ g_bones.T, 0) / pb.shape[1])
+        for name, scores in (("tracklets", feat[rows] @ g_feat.T), ("bones", -rms)):
+            stats[name].append(item_rank_stats(scores, p_person[s:s + 1000], g_person))
+    out = {name: {"per_tracklet": rank_summary(np.concatenate([r for r, _ in st]), np.concatenate([a for _, a in st]))}
+           for name, st in stats.items()}
     return {"gallery_walks": len(gallery_ids), "probe_walks": len(probe_ids),
-            "people": len({walks.walk_person[w] for w in probe_ids}),
-            "tracklets": {"per_tracklet": item_ranks(scores, p_person, g_person)},
-            "bones": {"per_tracklet": item_ranks(bones, p_person, g_person)}}
+            "people": len({walks.walk_person[w] for w in probe_ids}), **out}
 
 
 def window_bones(windows: np.ndarray) -> np.ndarray:
