@@ -181,6 +181,14 @@ class SceneView(gl.GLViewWidget):
         return viewport * self.projectionMatrix(vp, vp) * self.viewMatrix()
 
 
+def short_joint(name: str) -> str:
+    """A joint's name for a narrow axis: FootLeft -> Foot L, SpineShoulder -> SpineSh."""
+    for side, tag in (("Left", " L"), ("Right", " R")):
+        if name.endswith(side):
+            return name[: -len(side)] + tag
+    return {"SpineShoulder": "SpineSh", "SpineBase": "SpineB", "SpineMid": "SpineM"}.get(name, name)
+
+
 def glimpsed_joints(glimpses: list[dict]) -> dict[str, float]:
     """The share of A3D's glimpses that held each joint ({joint name: share})."""
     share: dict[str, float] = {}
@@ -231,6 +239,8 @@ class AttentionView(pg.GraphicsLayoutWidget):
             self.plots[0].setLabel("bottom", "joint" if glimpses else "input frame")
             self.plots[0].setLabel("left", "frame" if glimpses else "output frame")
             self.plots[0].setAspectLocked(not glimpses)
+            bottom = self.plots[0].getAxis("bottom")
+            bottom.setTicks([[(k + 0.5, short_joint(j)) for k, j in enumerate(BODY_GRID)]] if glimpses else None)
         for i, img in enumerate(self.images):
             if attention is None or i >= len(attention):
                 img.clear()
@@ -543,7 +553,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.forget_gone()
         names = {k: i.decision for k, i in c.identities.items()}
         actions = {k: f"{i.action} {i.action_score:.2f}" for k, i in c.identities.items() if i.action}
-        glimpsed = {k: glimpsed_joints(i.glimpses) for k, i in c.identities.items() if i.glimpses}
+        sel = c.identities.get(self.selected) if self.selected else None  # halos on the selected track only
+        glimpsed = {self.selected: glimpsed_joints(sel.glimpses)} if sel is not None and sel.glimpses else {}
         self.scene.draw(c.bodies, names, actions, glimpsed)
         self._fill_table()
         ident = c.identities.get(self.selected) if self.selected else None

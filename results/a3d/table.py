@@ -11,7 +11,9 @@ ROWS = [("open_head", "A3D (policy gradient into F_a only; the default)"),
         ("open_random", "random attention"),
         ("open_one_step", "w/o RNN (one glimpse, at the centre)"),
         ("open_no_rl", "w/o RL objective"),
-        ("open_no_velocity", "w/o velocity stream")]
+        ("open_no_velocity", "w/o velocity stream"),
+        ("open_stgcn_byol", "ST-GCN streams from skeleton BYOL (self-supervised, NW-UCLA)"),
+        ("open_stgcn", "ST-GCN streams from scratch")]
 
 
 def cell(s: dict, scorer: str, unit: str) -> str:
