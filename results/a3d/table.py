@@ -60,8 +60,37 @@ def tracklets() -> str:
     return "\n".join(lines)
 
 
+def transfer() -> str:
+    """A3D and SGE-LA from `results/a3d/transfer.sh`: mean over rotations (KARD, NW-UCLA) and the
+    KGBD joint sets."""
+    runs = {}
+    for name in ("a3d", "sge_la_default"):
+        path = HERE / "transfer" / name / "transfer.json"
+        if path.is_file():
+            runs[name] = json.loads(path.read_text())[0]["protocols"]
+    if len(runs) < 2:
+        return "(transfer runs missing)"
+    lines = ["| protocol | A3D: Rank-1 / mAP | SGE-LA default: Rank-1 / mAP | bone lengths (A3D's run) | "
+             "A3D open set: named / rejected | SGE-LA open set: named / rejected |", "|---|---|---|---|---|---|"]
+    rows = [("kard", "mean", "KARD walks, mean of 3 rotations"), ("nwucla", "mean", "NW-UCLA a04, mean of 3 views")]
+    rows += [("kgbd", f"probes with {j} joints", f"KGBD probes, {j} joints") for j in ("all", "openni15", "mediapipe")]
+    for proto, key, label in rows:
+        cells = []
+        for name in ("a3d", "sge_la_default"):
+            r = runs[name][proto]["mean" if key == "mean" else "rotations"]
+            r = r if key == "mean" else r[key]
+            cells.append(r)
+        a, s_ = cells
+        on = lambda r: f"{r['open_set']['normalised']['named']:.1f} / {r['open_set']['normalised']['rejected']:.1f}"  # noqa: E731
+        lines.append(f"| {label} | {a['model']['rank1']:.1f} / {a['model']['map']:.1f} | {s_['model']['rank1']:.1f} / "
+                     f"{s_['model']['map']:.1f} | {a['bones']['rank1']:.1f} / {a['bones']['map']:.1f} | {on(a)} | {on(s_)} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     print("Open world (KGBD, 82 people never seen in training), Rank-1 / mAP in %\n")
     print(open_world())
     print("\nTracklet protocol (KGBD, split 0), in %\n")
     print(tracklets())
+    print("\nTransfer (eval transfer), in %\n")
+    print(transfer())
