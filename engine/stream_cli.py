@@ -32,9 +32,16 @@ def cmd_sensor(args) -> None:
         frames = timeline(kinect_frames(args.sensor))
         speed = 0.0
     publisher = _publisher(args)
-    if args.wait:
-        print(f"waiting for {args.wait} subscriber(s) on {args.endpoint}", flush=True)
-        publisher.wait_for_subscribers(args.wait)
+    # a file replay waits for its first subscriber by default (ZeroMQ drops what is published before
+    # a subscriber has joined: a recorder started first would miss the first frames); live sensors do not
+    wait = args.wait if args.wait else (1 if args.kind == "replay" and not args.no_wait else 0)
+    if wait:
+        limit = args.wait_timeout if args.wait_timeout > 0 else None
+        print(f"waiting for {wait} subscriber(s) on {args.endpoint}"
+              + (f" (at most {limit:g} s" + ("; --no-wait skips this)" if args.kind == "replay" else ")") if limit else ""),
+              flush=True)
+        if not publisher.wait_for_subscribers(wait, timeout=limit):
+            print(f"no subscriber after {limit:g} s: publishing anyway (frames before one joins are lost)", flush=True)
     print(f"publishing {args.kind} frames on {args.endpoint} (Ctrl-C stops)", flush=True)
     publish(frames, publisher, speed=speed, progress=not args.quiet)
 
@@ -89,7 +96,11 @@ def register(sub) -> None:
                         help="CURVE secret key file of this publisher (needed beyond loopback)")
     common.add_argument("--quiet", action="store_true", help="no progress lines")
     common.add_argument("--wait", type=int, default=0, metavar="N",
-                        help="wait for N subscribers before publishing (so none misses the start)")
+                        help="wait for N subscribers before publishing (so none misses the start); a replay "
+                             "waits for 1 by default")
+    common.add_argument("--wait-timeout", type=float, default=10.0, metavar="S",
+                        help="give up waiting after S seconds and publish anyway (0: wait for ever; default 10)")
+    common.add_argument("--no-wait", action="store_true", help="replay: publish at once, without waiting")
     k = kinds.add_parser("replay", parents=[common], help="recordings, skeleton files or dataset folders",
                          description="Replay recordings (their own sensors), skeleton files (one sensor "
                          "each, or --bodies: one sensor, one body each) and dataset folders (one sensor, "

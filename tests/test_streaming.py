@@ -320,3 +320,28 @@ def test_replay_command_publishes_a_cut_and_exits_by_itself():
             sensor.kill()
     assert len(frames) == 60 and frames[0].t == pytest.approx(1.0) and sub.stats.gaps == 0
     assert "60 frames published" in sensor.stdout.read()
+
+
+def test_a_file_replay_waits_for_its_first_subscriber_by_default():
+    """Started before anyone listens, a flat-out replay of a recording still delivers every frame
+    from the first (it waits, bounded, saying so); with --no-wait it starts at once."""
+    ep = endpoint()
+    sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep,
+                  "--speed", "0", "--end", "2")
+    try:
+        time.sleep(1.5)  # nobody subscribed yet: a replay that did not wait would be over
+        with Subscriber(ep) as sub:
+            frames = []
+            while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 1000:
+                frames.append(f)
+        assert sensor.wait(20) == 0
+    finally:
+        if sensor.poll() is None:
+            sensor.kill()
+    out = sensor.stdout.read()
+    assert "waiting for 1 subscriber(s)" in out and "--no-wait" in out
+    assert frames and frames[0].t == pytest.approx(0.0) and sub.stats.gaps == 0
+    assert f"{len(frames)} frames published" in out
+    quick = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", endpoint(),
+                 "--speed", "0", "--end", "1", "--no-wait")
+    assert quick.wait(20) == 0 and "waiting" not in quick.stdout.read()
