@@ -91,3 +91,70 @@ def test_bench_engine_gets_one_result_per_track_per_hop_through_three_processes(
     assert r["batch_mean"] == 1.0, r  # the two tracks appeared together; their windows are spread over the hop
     assert r["frames_missing_engine"] == 0 and r["results_dropped"] == 0, r
     assert r["wire_p50_ms"] < r["e2e_p50_ms"]  # a result comes after the frame that completed its window
+
+
+def test_engine_killed_during_a_live_enrollment_keeps_the_committed_gallery_and_the_client_reconnects(tmp_path):
+    """kill -9 of a running `skelstream engine` while it enrolls a walker: after a restart on the
+    same gallery file every committed person is there, the interrupted one is not (nor anything
+    of theirs), and an `EngineClient` (the app's) gets results and control replies again without
+    being restarted."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from app.client import EngineClient
+    from conftest import REPO
+    from engine.bus import publish, timeline
+    from engine.gallery import Gallery
+
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
+    gallery = tmp_path / "g.db"
+
+    def start_engine() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "engine.cli", "engine", "--frames", ep["frames"], "--results",
+                                 ep["results"], "--control", ep["control"], "--gallery", str(gallery), "--no-action"],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_for(cond, seconds: float, what: str):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            client.poll(0.05)
+            if cond():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    pub = Publisher(ep["frames"])
+    import itertools
+    stop = threading.Event()
+    frames = itertools.takewhile(lambda _: not stop.is_set(), timeline(synthetic_frames(3, seed=5, seconds=90)))
+    sender = threading.Thread(target=publish, args=(frames, pub, 1.0, False), daemon=True)
+    sender.start()
+    engine = start_engine()
+    client = EngineClient(ep["results"], ep["control"])
+    try:
+        wait_for(lambda: len(client.identities) == 3, 60, "results for the three walkers")
+        assert client.request("enroll", sensor="synthetic", track=0, name="Alice", seconds=1.0)["ok"]
+        wait_for(lambda: [p["name"] for p in client.request("list")["people"]] == ["Alice"], 20, "Alice committed")
+        assert client.request("enroll", sensor="synthetic", track=1, name="Bob", seconds=60.0)["ok"]
+        time.sleep(1.0)  # Bob's enrollment is under way: windows are being gathered
+        assert client.request("status")["ok"]
+        engine.send_signal(signal.SIGKILL)
+        engine.wait(10)
+        engine.stdout.close()
+        with Gallery(gallery) as g:  # what survived the crash, read directly
+            people = g.people()
+            assert [p.name for p in people] == ["Alice"] and people[0].enrollments == 1
+        engine = start_engine()
+        client.identities.clear()
+        wait_for(lambda: len(client.identities) == 3, 60, "results again after the restart")
+        reply = client.request("list")
+        assert reply["ok"] and [(p["name"], p["enrollments"]) for p in reply["people"]] == [("Alice", 1)]
+    finally:
+        engine.kill()
+        engine.wait(10)
+        engine.stdout.close()
+        client.close()
+        stop.set()
+        sender.join(10)
