@@ -22,11 +22,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from app.client import EngineClient, Key
 from app.player import Player
 from engine.bus import Publisher
-from engine.skeleton import BODY_GRID, BONES, INDEX, KINECT_V1
+from engine.skeleton import BODY_GRID, BODY_GRID_INDEX, BONES, INDEX
 
 BONE_INDEX = np.array([(INDEX[a], INDEX[b]) for a, b in BONES]).ravel()
 HEAD = INDEX["Head"]
-GRID_INDEX = [KINECT_V1.joints.index(j) for j in BODY_GRID]  # A3D's glimpse map: model joints -> grid columns
 UNKNOWN_COLOUR = (0.62, 0.62, 0.62)
 PALETTE = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16), (0.58, 0.4, 0.74),
            (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81)]
@@ -245,7 +244,7 @@ class AttentionView(pg.GraphicsLayoutWidget):
             if attention is None or i >= len(attention):
                 img.clear()
                 continue
-            mat = attention[i][:, GRID_INDEX] if glimpses else attention[i]
+            mat = attention[i][:, list(BODY_GRID_INDEX)] if glimpses else attention[i]
             img.setImage(mat, levels=(0, max(float(attention.max()), 1e-6)))
             self.plots[i].setRange(xRange=(0, mat.shape[1]), yRange=(0, mat.shape[0]), padding=0.02)
 

@@ -130,6 +130,8 @@ KINECT_V1 = Layout("kinect_v1", _v1_order(
     "HipLeft", "KneeLeft", "AnkleLeft", "FootLeft",
     "HipRight", "KneeRight", "AnkleRight", "FootRight",
 ))
+# column k of the body grid is model joint BODY_GRID_INDEX[k] (of the 20 Kinect v1 joints)
+BODY_GRID_INDEX: tuple[int, ...] = tuple(KINECT_V1.joints.index(j) for j in BODY_GRID)
 # KGBD's files: Head, Shoulder-Center, Shoulder-Right, Shoulder-Left, ... (see KGBD_NAMES).
 KGBD = Layout("kgbd", _v1_order(
     "Head", "ShoulderCenter", "ShoulderRight", "ShoulderLeft",

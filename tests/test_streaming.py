@@ -305,42 +305,37 @@ def test_beyond_loopback_needs_curve_and_curve_works(tmp_path):
         Publisher(f"tcp://0.0.0.0:{next(_port)}", secret_key=public)
 
 
-def test_replay_command_publishes_a_cut_and_exits_by_itself():
+def _replay_and_collect(*options: str, delay: float = 0.0, most: int = 1000):
+    """Run `skelstream sensor replay` of the demo recording with ``options``, subscribe after
+    ``delay`` seconds, and collect frames until it ends: (frames, subscriber stats, its output)."""
     ep = endpoint()
-    sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep, "--wait", "1",
-                  "--speed", "4", "--start", "1", "--end", "3")
+    sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep, *options)
     try:
+        time.sleep(delay)
         with Subscriber(ep) as sub:
             frames = []
-            while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 100:
+            while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < most:
                 frames.append(f)
         assert sensor.wait(20) == 0
     finally:
         if sensor.poll() is None:
             sensor.kill()
-    assert len(frames) == 60 and frames[0].t == pytest.approx(1.0) and sub.stats.gaps == 0
-    assert "60 frames published" in sensor.stdout.read()
+    return frames, sub.stats, sensor.stdout.read()
+
+
+def test_replay_command_publishes_a_cut_and_exits_by_itself():
+    frames, stats, out = _replay_and_collect("--wait", "1", "--speed", "4", "--start", "1", "--end", "3", most=100)
+    assert len(frames) == 60 and frames[0].t == pytest.approx(1.0) and stats.gaps == 0
+    assert "60 frames published" in out
 
 
 def test_a_file_replay_waits_for_its_first_subscriber_by_default():
     """Started before anyone listens, a flat-out replay of a recording still delivers every frame
     from the first (it waits, bounded, saying so); with --no-wait it starts at once."""
-    ep = endpoint()
-    sensor = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", ep,
-                  "--speed", "0", "--end", "2")
-    try:
-        time.sleep(1.5)  # nobody subscribed yet: a replay that did not wait would be over
-        with Subscriber(ep) as sub:
-            frames = []
-            while (f := sub.recv(timeout=2 if frames else 15)) is not None and len(frames) < 1000:
-                frames.append(f)
-        assert sensor.wait(20) == 0
-    finally:
-        if sensor.poll() is None:
-            sensor.kill()
-    out = sensor.stdout.read()
+    # nobody subscribes for 1.5 s: a flat-out replay that did not wait would be over by then
+    frames, stats, out = _replay_and_collect("--speed", "0", "--end", "2", delay=1.5)
     assert "waiting for 1 subscriber(s)" in out and "--no-wait" in out
-    assert frames and frames[0].t == pytest.approx(0.0) and sub.stats.gaps == 0
+    assert frames and frames[0].t == pytest.approx(0.0) and stats.gaps == 0
     assert f"{len(frames)} frames published" in out
     quick = _run("sensor", "replay", str(REPO / "recordings" / "demo.mcap"), "--endpoint", endpoint(),
                  "--speed", "0", "--end", "1", "--no-wait")

@@ -114,7 +114,7 @@ class Trainer:
             for idx in data.val_batches():
                 batch = data.tensors(idx, train=False)
                 x = torch.from_numpy(batch["x"]).to(self.device)
-                terms = self.method(x, gen, self._second(batch) if "label" in batch else None)
+                terms = self.method(x, gen, self._second(batch))  # validation batches carry at most a label
                 total += float(sum(v for k, v in terms.items() if k != "l2")) / self._per(idx)
                 count += 1
         self.method.train()

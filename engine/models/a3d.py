@@ -40,10 +40,9 @@ import torch
 from torch import nn
 
 from engine.models.sge_la import INPUT_JOINTS
-from engine.skeleton import BODY_GRID as GRID
+from engine.skeleton import BODY_GRID as GRID, BODY_GRID_INDEX as GRID_INDEX
 
 ATTENTIONS = ("rl", "none", "random")
-GRID_INDEX = tuple(INPUT_JOINTS.index(j) for j in GRID)
 
 
 @dataclass(frozen=True)
@@ -117,15 +116,11 @@ class STGCNStream(nn.Module):
         from engine.models.action import STGCNEncoder
         self.gcn = STGCNEncoder(INPUT_JOINTS, width)
         self.gcn.blocks = self.gcn.blocks[:blocks]
+        self.dim = self.gcn.channels[blocks - 1]
         self.register_buffer("grid", torch.tensor(GRID_INDEX), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.gcn.inputs(x)
-        n, t, j, c = g.shape
-        g = self.gcn.norm(g.flatten(2).transpose(1, 2)).view(n, j, c, t).permute(0, 2, 3, 1)
-        for block in self.gcn.blocks:
-            g = block(g, self.gcn.adjacency)
-        return g[..., self.grid]
+        return self.gcn.feature_map(x)[..., self.grid]
 
     def load_from(self, encoder: nn.Module) -> None:
         """Copy an ST-GCN encoder's input norm and first units (same width) into this stream."""
@@ -154,7 +149,7 @@ class A3D(nn.Module):
         if c.backbone == "stgcn":
             self.coords = STGCNStream(c.stgcn_width, c.stgcn_blocks)
             self.motion = STGCNStream(c.stgcn_width, c.stgcn_blocks) if c.velocity else None
-            stream_out = self._stgcn_channels()
+            stream_out = self.coords.dim
         else:
             embed = 32
             self.coords = nn.Sequential(JointEmbedding(c.joints, embed), _stream(embed, half))
@@ -173,10 +168,6 @@ class A3D(nn.Module):
     @property
     def dim(self) -> int:
         return self.config.dim
-
-    def _stgcn_channels(self) -> int:
-        from engine.models.action import STGCN_CHANNELS
-        return max(8, int(round(STGCN_CHANNELS[self.config.stgcn_blocks - 1] * self.config.stgcn_width)))
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """g [B, C, f, J] of windows x [B, f, 20, 3] (columns in `GRID` order)."""

@@ -265,7 +265,7 @@ class STGCNEncoder(nn.Module):
             blocks.append(_STGCNBlock(cin, c, 3, j, stride=2 if i in (4, 7) else 1, residual=i > 0))
             cin = c
         self.blocks = nn.ModuleList(blocks)
-        self.width, self.dim = width, chans[-1]
+        self.width, self.dim, self.channels = width, chans[-1], tuple(chans)
 
     def inputs(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``x [N, T, J, 3]`` (and ``mask [N, T, J]``) -> ``[N, T, J, 7]``: joint, bone, visible."""
@@ -275,13 +275,17 @@ class STGCNEncoder(nn.Module):
         bones = (x - x[:, :, self.parent]) * bone_vis
         return torch.cat([x, bones, vis], -1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def feature_map(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The units' output before pooling: [N, C, T', J]."""
         x = self.inputs(x, mask)
         n, t, j, c = x.shape
         x = self.norm(x.flatten(2).transpose(1, 2)).view(n, j, c, t).permute(0, 2, 3, 1)  # [N, C, T, J]
         for block in self.blocks:
             x = block(x, self.adjacency)
-        return x.mean((2, 3))
+        return x
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.feature_map(x, mask).mean((2, 3))
 
 
 ENCODERS = {"seq": SequenceEncoder, "graph": GraphEncoder, "image": ImageEncoder, "stgcn": STGCNEncoder}

@@ -152,15 +152,13 @@ def evaluate_tracklets(enc: dict, walks: Walks, gallery_ids: list[int], probe_id
     of the matching features: Rank-1/5/10 and mAP."""
     feat = unit(enc["matching"])
     g_rows, p_rows = walks.rows(gallery_ids), walks.rows(probe_ids)
+    from trainers.evaluate.transfer import bone_scores
     p_person, g_person = walks.person[p_rows], walks.person[g_rows]
-    g_feat, g_bones = feat[g_rows], enc["bones"][g_rows].astype(np.float64)
-    g_sq = (g_bones ** 2).sum(1)
     stats: dict[str, list] = {"tracklets": [], "bones": []}
     for s in range(0, len(p_rows), 1000):  # chunks of probes: [P, G] scores of every tracklet are GBs
         rows = p_rows[s:s + 1000]
-        pb = enc["bones"][rows].astype(np.float64)  # bone lengths are finite here (filled joints)
-        rms = np.sqrt(np.maximum((pb ** 2).sum(1)[:, None] + g_sq[None] - 2 * pb @ g_bones.T, 0) / pb.shape[1])
-        for name, scores in (("tracklets", feat[rows] @ g_feat.T), ("bones", -rms)):
+        for name, scores in (("tracklets", feat[rows] @ feat[g_rows].T),
+                             ("bones", bone_scores(enc["bones"][rows], enc["bones"][g_rows]))):
             stats[name].append(item_rank_stats(scores, p_person[s:s + 1000], g_person))
     out = {name: {"per_tracklet": rank_summary(np.concatenate([r for r, _ in st]), np.concatenate([a for _, a in st]))}
            for name, st in stats.items()}
@@ -247,6 +245,7 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
     res = {"checkpoint": str(checkpoint), "method_name": meta["method"], "protocol": train["protocol"],
            "split_seed": seed, "method": meta["hyperparameters"], "encoders": len(models),
            "whitened": [0 if m.whitening is None else int(m.whitening.proj.shape[1]) for m in models]}
+    cover = None
     if meta["method"] == "a3d":  # where the agent looked, on average over every window
         from engine.models.a3d import GRID, GRID_INDEX
         cover = enc["attention"][0][:, list(GRID_INDEX)]
@@ -262,9 +261,8 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "reid.json").write_text(json.dumps(res, indent=2))
-        if meta["method"] == "a3d":
-            from engine.models.a3d import GRID, GRID_INDEX
-            glimpses_png(enc["attention"][0][:, list(GRID_INDEX)], out / "glimpses.png", list(GRID),
+        if cover is not None:
+            glimpses_png(cover, out / "glimpses.png", res["glimpses"]["joints"],
                          f"A3D glimpses ({meta['hyperparameters']['attention']}), mean over all windows")
         else:
             attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])

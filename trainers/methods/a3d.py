@@ -63,10 +63,8 @@ class A3DMethodConfig:
         self.model_config()
 
     def model_config(self) -> A3DConfig:
-        return A3DConfig(length=self.length, channels=self.channels, hidden=self.hidden, glimpses=self.glimpses,
-                         bin_frames=self.bin_frames, bin_joints=self.bin_joints, variance=self.variance,
-                         attention=self.attention, velocity=self.velocity, backbone=self.backbone,
-                         stgcn_width=self.stgcn_width, stgcn_blocks=self.stgcn_blocks)
+        """The architecture: every A3DConfig field this config shares (the rest are training's)."""
+        return A3DConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(A3DConfig) if hasattr(self, f.name)})
 
 
 def triplet_loss(features: torch.Tensor, labels: torch.Tensor, margin: float, mining: str = "all") -> torch.Tensor:
