@@ -52,7 +52,8 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 
 def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
-        checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True) -> dict:
+        checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True,
+        backend: str = "torch", threads: int = 1) -> dict:
     """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
     folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
     ep = {k: f"ipc://{folder}/{k}-{tracks}" if zmq.has("ipc") else None for k in ("frames", "results", "control")}
@@ -60,7 +61,8 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
         base = 6200 + tracks % 500 * 3
         ep = {k: f"tcp://127.0.0.1:{base + i}" for i, k in enumerate(ep)}
     args = ["engine", "--frames", ep["frames"], "--results", ep["results"], "--control", ep["control"],
-            "--gallery", str(folder / f"gallery-{tracks}.db"), "--device", device]
+            "--gallery", str(folder / f"gallery-{tracks}-{backend}.db"), "--device", device, "--backend", backend,
+            "--threads", str(threads)]
     args += [] if stagger else ["--no-stagger"]
     args += [] if action else ["--no-action"]
     engine = _cli(*args, *(["--checkpoint", checkpoint] if checkpoint else []))
@@ -126,7 +128,8 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
     hop = float(final.get("hop", 0.2)) if final else 0.2
     e50, e99 = _percentiles(e2e_ms)
     w50, w99 = _percentiles(wire_ms)
-    return {"tracks": tracks, "rate": rate, "seconds": seconds, "device": final.get("device", "?"), "stagger": stagger,
+    return {"tracks": tracks, "rate": rate, "seconds": seconds, "device": final.get("device", "?"), "backend": backend,
+            "threads": threads, "stagger": stagger,
             "action": action, "action_windows": int(final.get("action_windows", 0)),
             "e2e_p50_ms": e50, "e2e_p99_ms": e99, "wire_p50_ms": w50, "wire_p99_ms": w99,
             "results_per_s": rows / span if span > 0 else 0.0,
@@ -138,23 +141,44 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
             "sensor_dropped": int(m.group(1)) if m else 0}
 
 
+CURVE = (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
+
+
 def main(args) -> None:
-    counts = [int(x) for x in str(args.tracks).split(",")]
+    backends = [b.strip() for b in str(args.backend).split(",") if b.strip()]
+    frame_ms = 1000.0 / args.rate
+    counts = list(CURVE) if args.curve else [int(x) for x in str(args.tracks).split(",")]
     rows = []
     print(f"engine bench: {args.rate:g} Hz, {args.seconds:g} s per load after {args.warmup:g} s warm-up; windows "
           + ("all on one frame per hop (--no-stagger)" if args.no_stagger else "spread over the hop's frames")
-          + ("; no action labels (--no-action)" if args.no_action else "; with action labels"))
-    print(f"{'tracks':>7}{'e2e p50':>9}{'e2e p99':>9}{'wire p50':>9}{'wire p99':>9}{'results/s':>11}"
+          + ("; no action labels (--no-action)" if args.no_action else "; with action labels")
+          + f"; backends {', '.join(backends)}; {args.threads} engine thread(s)"
+          + (f"; curve: more tracks until p99 passes one frame ({frame_ms:.1f} ms)" if args.curve else ""))
+    print(f"{'tracks':>7} {'backend':>7}{'e2e p50':>9}{'e2e p99':>9}{'wire p50':>9}{'wire p99':>9}{'results/s':>11}"
           f"{'expected':>9}{'batch':>7}{'drops':>7}  device")
+    over = set()
     for n in counts:
-        r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
-                action=not args.no_action)
-        rows.append(r)
-        drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
-                 + r["results_dropped"] + r["sensor_dropped"])
-        print(f"{n:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}{r['wire_p99_ms']:>9.2f}"
-              f"{r['results_per_s']:>11.1f}{r['results_expected_per_s']:>9.1f}{r['batch_mean']:>7.1f}{drops:>7}"
-              f"  {r['device']}", flush=True)
+        for backend in backends:
+            if backend in over:
+                continue
+            r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
+                    action=not args.no_action, backend=backend, threads=args.threads)
+            rows.append(r)
+            drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
+                     + r["results_dropped"] + r["sensor_dropped"])
+            print(f"{n:>7} {backend:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}"
+                  f"{r['wire_p99_ms']:>9.2f}{r['results_per_s']:>11.1f}{r['results_expected_per_s']:>9.1f}"
+                  f"{r['batch_mean']:>7.1f}{drops:>7}  {r['device']}", flush=True)
+            if args.curve and not (r["e2e_p99_ms"] < frame_ms and r["results_per_s"] >= 0.95 * r["results_expected_per_s"]):
+                over.add(backend)  # this backend's curve ends here: p99 past one frame, or results falling behind
+        if args.curve and over >= set(backends):
+            break
     print("latencies in ms; e2e = sensor publish -> result received; wire = sensor publish -> frame received")
+    if args.curve:
+        for backend in backends:
+            held = [r["tracks"] for r in rows if r["backend"] == backend and r["e2e_p99_ms"] < frame_ms
+                    and r["results_per_s"] >= 0.95 * r["results_expected_per_s"]]
+            print(f"{backend}: most tracks at {args.rate:g} Hz with p99 under one frame ({frame_ms:.1f} ms): "
+                  f"{max(held) if held else 0}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rate": args.rate, "results": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"rate": args.rate, "threads": args.threads, "results": rows}, indent=2))

@@ -171,6 +171,14 @@ def cmd_embed(args) -> None:
           f"({sum(len(w) for w in windows)} windows), checkpoint {name}")
 
 
+def cmd_export(args) -> None:
+    from engine.runtime import export_onnx
+    if not args.onnx:
+        raise ValueError("say the format: --onnx (model cards and bundled defaults: python -m trainers.export)")
+    path, diff = export_onnx(args.checkpoint, args.out)
+    print(f"wrote {path}; max abs difference to PyTorch on 3 example inputs: {diff:.1e}")
+
+
 def cmd_play(args) -> None:
     from engine.player import play
     play(Path(args.path), speed=args.speed, loop=args.loop)
@@ -232,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     s.set_defaults(func=cmd_embed)
+
+    s = sub.add_parser("export", help="export a checkpoint's encoder to ONNX (for --backend onnx)",
+                       description="Write CHECKPOINT.onnx beside a gait (SGE-LA, A3D) or action (ISC, CRRL, "
+                       "BYOL) checkpoint: the encoder's inference pass, dynamic batch, opset 18, the weights' "
+                       "fingerprint in its metadata (the engine refuses a stale file). Checked against PyTorch "
+                       "on the spot.")
+    s.add_argument("checkpoint", nargs="?", help="checkpoint path without suffix (default: the bundled gait one)")
+    s.add_argument("--onnx", action="store_true", help="ONNX (the one format for now)")
+    s.add_argument("-o", "--out", help="where (default CHECKPOINT.onnx)")
+    s.set_defaults(func=cmd_export)
 
     register_streaming(sub)
     register_gallery(sub)

@@ -36,13 +36,14 @@ import torch
 import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import load_action, load_gait, load_prototypes, prototypes_for
+from engine.checkpoint import load_prototypes, prototypes_for
 from engine.embed import unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
 from engine.models.action import action_view
 from engine.models.a3d import glimpse_joints
 from engine.models.sge_la import prepare_last_windows, window_options
+from engine.runtime import load_encoder
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2
 from engine.windows import Key, TrackWindows
@@ -60,6 +61,7 @@ class EngineConfig:
     gallery: str = ""
     checkpoint: str | None = None
     device: str = "auto"
+    backend: str = "torch"  # torch | onnx (ONNX Runtime; `engine.runtime`)
     context: float = 1.0  # seconds of history levelled together with each window
     timeout: float = 2.0  # seconds before a silent track is retired
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
@@ -94,7 +96,8 @@ class Engine:
         self.cfg = cfg
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
         self.device = torch.device(dev)
-        self.model, self.meta = load_gait(cfg.checkpoint, device=str(self.device))
+        self.model, self.meta = load_encoder("gait", cfg.checkpoint, cfg.backend, str(self.device), cfg.threads)
+        self.input_device = self.device if cfg.backend == "torch" else torch.device("cpu")  # ONNX Runtime takes host arrays
         # float32 throughout: the whitened features live in small differences from the mean
         # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
         # window's fp32 and bf16 features on KGBD)
@@ -109,7 +112,8 @@ class Engine:
         self.hop = self.f / self.fps
         self.action_model = None
         if cfg.action:
-            self.action_model, self.action_meta = load_action(cfg.action_checkpoint, device=str(self.device))
+            self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
+                                                               str(self.device), cfg.threads)
             self.action_names, self.prototypes, self.prototype_labels, _ = load_prototypes(
                 cfg.prototypes or prototypes_for(cfg.action_checkpoint), self.action_meta["fingerprint"])
             self.action_frames = int(self.action_meta["input"]["frames"])
@@ -198,7 +202,7 @@ class Engine:
             return
         x = prepare_last_windows(joints, conf, self.f, **self.options)
         batch = torch.from_numpy(x)
-        if self.device.type == "cuda":
+        if self.input_device.type == "cuda":
             batch = batch.pin_memory().to(self.device, non_blocking=True)
         out = self.model.encode(batch)
         feats = window_features(self.model, out["sequence"].float().cpu().numpy())
@@ -241,7 +245,7 @@ class Engine:
         if not got:
             return
         x = np.stack([action_view(j, c) for j, c in zip(joints, conf)])
-        batch = torch.from_numpy(x).to(self.device)
+        batch = torch.from_numpy(x).to(self.input_device)
         emb = unit(self.action_model(batch).float().cpu().numpy())
         scores = emb @ self.prototypes.T
         best = scores.argmax(1)
@@ -339,7 +343,7 @@ class Engine:
     def status(self) -> dict:
         lat = np.asarray(self.latency) * 1e3 if self.latency else np.zeros(1)
         stats = self.sub.stats
-        return {"device": str(self.device), "checkpoint": self.meta["name"], "hop": self.hop,
+        return {"device": str(self.device), "backend": self.cfg.backend, "checkpoint": self.meta["name"], "hop": self.hop,
                 "action_checkpoint": self.action_meta["name"] if self.action_model is not None else None,
                 "action_windows": self.counts["action_windows"],
                 "tracks": len(self.windows.tracks),

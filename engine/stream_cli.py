@@ -70,7 +70,7 @@ def cmd_engine(args) -> None:
     serve(EngineConfig(frames=args.frames, results=args.results, control=args.control,
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
                        context=args.context, evidence=args.evidence, threshold=args.threshold,
-                       threads=args.threads, stagger=not args.no_stagger, action=not args.no_action,
+                       threads=args.threads, backend=args.backend, stagger=not args.no_stagger, action=not args.no_action,
                        action_checkpoint=args.action_checkpoint, prototypes=args.prototypes))
 
 
@@ -168,6 +168,10 @@ def register(sub) -> None:
     s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
     s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    s.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="torch: eager PyTorch; onnx: ONNX Runtime (CUDA provider on --device cuda when installed). "
+                   "The encoders' .onnx files come from `skelstream export CHECKPOINT --onnx`; missing ones are "
+                   "exported into the user cache at start")
     s.add_argument("--threads", type=int, default=1,
                    help="CPU inference threads (default 1: the steps of a small batch are too short to "
                    "share, and waking idle threads costs more than they save; 0 = torch's default)")
@@ -203,10 +207,14 @@ def register(sub) -> None:
     s.add_argument("--messages", type=int, default=50_000, help="wire: messages of the flat-out runs")
     s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
     s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each)")
+    s.add_argument("--curve", action="store_true",
+                   help="engine: 1, 2, 4, 6, 8, 12, ... walkers until p99 passes one frame (instead of --tracks)")
     s.add_argument("--rate", type=float, default=30.0, help="engine: sensor frames per second")
     s.add_argument("--warmup", type=float, default=3.0, help="engine: seconds left out at the start")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
     s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
+    s.add_argument("--backend", default="torch", help="engine: torch, onnx, or both as torch,onnx (side by side)")
+    s.add_argument("--threads", type=int, default=1, help="engine: its CPU inference threads")
     s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
     s.add_argument("--no-action", action="store_true", help="engine: gait identities only, no action labels")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")

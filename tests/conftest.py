@@ -52,9 +52,28 @@ def msr_root() -> Path:
     return _dataset("msr_action3d")
 
 
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory) -> Path:
+    """The bundled gait and action checkpoints exported to ONNX once per session, in a folder the
+    engine's ``--backend onnx`` reads ($SKELSTREAM_ONNX_CACHE for the session)."""
+    from engine.checkpoint import DEFAULT_ACTION, DEFAULT_GAIT, fingerprint
+    from engine.runtime import export_onnx
+    folder = tmp_path_factory.mktemp("onnx")
+    for base in (DEFAULT_GAIT, DEFAULT_ACTION):
+        export_onnx(base, folder / f"{base.name}-{fingerprint(base)}.onnx", check=False)
+    old = os.environ.get("SKELSTREAM_ONNX_CACHE")
+    os.environ["SKELSTREAM_ONNX_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SKELSTREAM_ONNX_CACHE", None)
+    else:
+        os.environ["SKELSTREAM_ONNX_CACHE"] = old
+
+
 @contextlib.contextmanager
 def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",),
-                action: bool = True, checkpoint: str | None = None, threshold: float | None = None):
+                action: bool = True, checkpoint: str | None = None, threshold: float | None = None,
+                backend: str = "torch"):
     """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``; action labels when
     ``action``; the gait ``checkpoint``, default the bundled one, and a fixed ``threshold``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
     track each (track i = paths[i]) being published at ``speed``. Yields (subscriber, sender
@@ -71,7 +90,7 @@ def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, 
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
     engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                                  gallery=str(tmp_path / "g.db"), action=action, checkpoint=checkpoint,
-                                 threshold=threshold))
+                                 threshold=threshold, backend=backend))
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,))
     runner.start()

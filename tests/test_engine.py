@@ -77,11 +77,15 @@ def test_live_engine_names_the_enrolled_and_not_the_strangers(kgbd_root, tmp_pat
     assert status and status["missing"] == 0 and not status["rejected"]
 
 
-def test_live_engine_runs_a_15_joint_openni_stream(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_live_engine_runs_a_15_joint_openni_stream(tmp_path, backend, request):
     """KARD's walks (OpenNI, 15 joints: no wrists' hands, feet, spine base) through the engine
-    with action labels: every track gets results with finite scores, attention and an action,
+    with action labels, on either backend (ONNX Runtime: the bundled encoders exported once per
+    session): every track gets results with finite scores, attention and an action,
     decisions name enrolled people or nobody, no frame is rejected, and the status says what the
     open-set threshold rests on."""
+    if backend == "onnx":
+        request.getfixturevalue("onnx_cache")
     from conftest import _dataset
     import numpy as np
     ds = open_dataset(_dataset("kard")).filter(lambda m: m["action"] == "a14")
@@ -94,7 +98,7 @@ def test_live_engine_runs_a_15_joint_openni_stream(tmp_path):
             g.enroll(p, [Enrollment(gait_embedding(model, meta, ds.read(walk[(p, "e01")]))[0], "e01")],
                      meta["name"], meta["fingerprint"])
     paths = [walk[(p, "e02")] for p in people]
-    with live_engine(tmp_path, paths, 2.0, (b"result/", b"status")) as (sub, sender):
+    with live_engine(tmp_path, paths, 2.0, (b"result/", b"status"), backend=backend) as (sub, sender):
         rows, status = _results(sub, sender, 60)
     results = defaultdict(list)
     for tr in rows:
@@ -103,5 +107,5 @@ def test_live_engine_runs_a_15_joint_openni_stream(tmp_path):
     for rows in results.values():
         assert all(np.isfinite(r["score"]) and r["decision"] in people[:3] + [UNKNOWN] for r in rows)
         assert any(r.get("action") for r in rows)
-    assert status and not status["rejected"] and status["people"] == 3
+    assert status and not status["rejected"] and status["people"] == 3 and status["backend"] == backend
     assert status["cohort"]["source"] == "gallery+training" and status["cohort"]["pairs"] == 3

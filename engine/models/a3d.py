@@ -192,8 +192,8 @@ class A3D(nn.Module):
 
     def observe(self, pooled: torch.Tensor, start: torch.Tensor, centre: torch.Tensor) -> torch.Tensor:
         """F_o: the bin at ``start`` of the pooled map [B, C, nt, nj], fused with its location."""
-        b = torch.arange(len(pooled), device=pooled.device)
-        feat = pooled[b, :, start[:, 0], start[:, 1]]
+        flat = (start[:, 0] * pooled.shape[3] + start[:, 1])[:, None, None].expand(-1, pooled.shape[1], 1)
+        feat = pooled.flatten(2).gather(2, flat)[:, :, 0]  # a gather, not fancy indexing: exports to ONNX
         return torch.relu(self.fo_feature(feat) + self.fo_location(centre))
 
     def run(self, x: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None,
@@ -212,11 +212,11 @@ class A3D(nn.Module):
         fg = g.mean((2, 3))
         out = {"global": fg}
         if c.attention == "none":
-            return out | {"feature": fg, "starts": x.new_zeros(len(x), 0, 2, dtype=torch.long)}
+            return out | {"feature": fg, "starts": x.new_zeros(x.shape[0], 0, 2, dtype=torch.long)}
         pooled = nn.functional.avg_pool2d(g, (c.bin_frames, c.bin_joints), stride=1)
         std = c.variance ** 0.5
-        loc = x.new_zeros(len(x), 2)  # the first glimpse: the centre
-        h = x.new_zeros(len(x), c.hidden)
+        loc = x.new_zeros(x.shape[0], 2)  # the first glimpse: the centre
+        h = x.new_zeros(x.shape[0], c.hidden)
         states, starts, log_probs, decided = [], [], [], []
         for t in range(c.glimpses):
             start, centre = self.quantise(loc)
@@ -227,10 +227,10 @@ class A3D(nn.Module):
                 break
             if c.attention == "random":
                 if sample:  # each window its own bins
-                    loc = torch.rand(len(x), 2, generator=generator, device=x.device) * 2 - 1
+                    loc = torch.rand(x.shape[0], 2, generator=generator, device=x.device) * 2 - 1
                 else:  # test time: the same seeded bins for every window, whatever the batch
                     fixed = torch.Generator().manual_seed(t)
-                    loc = (torch.rand(1, 2, generator=fixed) * 2 - 1).to(x.device).expand(len(x), 2)
+                    loc = (torch.rand(1, 2, generator=fixed) * 2 - 1).to(x.device).expand(x.shape[0], 2)
                 continue
             mean = torch.tanh(self.fa(h if policy_into_network else h.detach()))
             if sample:
@@ -238,7 +238,7 @@ class A3D(nn.Module):
                 loc = (mean + std * noise).detach()
             else:
                 loc = mean.detach()
-            log_probs.append(torch.distributions.Normal(mean, std).log_prob(loc).sum(-1))
+            log_probs.append(torch.distributions.Normal(mean, std, validate_args=False).log_prob(loc).sum(-1))
             decided.append(h)
         out |= {"feature": torch.cat([fg] + states, 1), "starts": torch.stack(starts, 1)}
         if log_probs:
@@ -249,18 +249,14 @@ class A3D(nn.Module):
         """Which cells the glimpses covered: [B, f, 20] in `INPUT_JOINTS` order, each cell the
         fraction of the T glimpses whose bin holds it."""
         c = self.config
-        b, t = starts.shape[:2]
-        cover = starts.new_zeros(b, c.length, c.joints, dtype=torch.float32)
-        for k in range(t):
-            tt = torch.arange(c.bin_frames, device=starts.device)[None, :] + starts[:, k, :1]
-            jj = torch.arange(c.bin_joints, device=starts.device)[None, :] + starts[:, k, 1:]
-            mask = torch.zeros_like(cover)
-            mask[torch.arange(b)[:, None, None], tt[:, :, None], jj[:, None, :]] = 1
-            cover += mask
-        cover = cover / max(t, 1)
-        out = torch.zeros_like(cover)
-        out[:, :, self.grid] = cover  # grid columns back to joints
-        return out
+        t = starts.shape[1]
+        frame = torch.arange(c.length, device=starts.device)[None, None, :]  # [1, 1, f]
+        column = torch.arange(c.joints, device=starts.device)[None, None, :]  # [1, 1, 20]
+        s0, s1 = starts[:, :, :1], starts[:, :, 1:]  # [B, T, 1]
+        in_time = ((frame >= s0) & (frame < s0 + c.bin_frames)).float()  # [B, T, f]
+        in_grid = ((column >= s1) & (column < s1 + c.bin_joints)).float()  # [B, T, 20]
+        cover = torch.einsum("btf,btj->bfj", in_time, in_grid) / max(t, 1)
+        return cover[:, :, torch.argsort(self.grid)]  # grid columns back to joints
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

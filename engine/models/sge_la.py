@@ -184,7 +184,7 @@ class SGELA(nn.Module):
         ctx = out["context"]  # [G, B, f, H]
         frames = ctx.permute(1, 2, 0, 3).reshape(ctx.shape[1], ctx.shape[2], -1)
         att = out["weights"] if "weights" in out else ctx.new_zeros(*ctx.shape[:3], ctx.shape[2])
-        return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att}
+        return {"frames": frames, "sequence": frames.flatten(1), "attention": att}
 
 
 def prepare_last_windows(joints: np.ndarray, confidence: np.ndarray, length: int, upright: bool = False,

@@ -1,0 +1,194 @@
+"""Inference backends: the checkpoints' encoders in eager PyTorch or in ONNX Runtime.
+
+``skelstream export CHECKPOINT --onnx`` writes ``CHECKPOINT.onnx`` beside a gait (SGE-LA, A3D)
+or action (ISC, CRRL, BYOL) checkpoint: the encoder's inference pass with a dynamic batch, the
+checkpoint's fingerprint in its metadata (a stale file is refused, not run). The export is
+checked against PyTorch on the spot (max abs difference of every output).
+
+``skelstream engine --backend onnx`` runs the same encoders through ONNX Runtime (the CUDA
+execution provider when the engine's device is CUDA and the provider is installed, the CPU one
+otherwise). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch modules the engine
+uses (``encode`` / call, ``whitening``, ``config``), so the engine has one code path; a
+checkpoint without its ``.onnx`` is exported into the user cache at start (said on the
+terminal). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, load_action, load_gait, read_meta
+
+BACKENDS = ("torch", "onnx")
+OPSET = 18
+
+
+class _GaitGraph(torch.nn.Module):
+    """What the engine reads of a gait encoder: sequence, attention (and A3D's glimpses)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        out = self.model.encode(x)
+        return tuple(out[k] for k in self.outputs(self.model))
+
+    @staticmethod
+    def outputs(model) -> tuple[str, ...]:
+        return ("sequence", "attention", "glimpses") if hasattr(model, "glimpse_map") else ("sequence", "attention")
+
+
+def example_input(kind: str, meta: dict, batch: int = 2) -> torch.Tensor:
+    """A batch of the shape the encoder takes (gait windows [B, f, 20, 3], action clips
+    [B, frames, 20, 3]): smooth random motion around a standing pose scale."""
+    frames = int(meta["input"]["window"] if kind == "gait" else meta["input"]["frames"])
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(batch, 1, 20, 3, generator=g) * 0.3
+            + torch.randn(batch, frames, 20, 3, generator=g).cumsum(1) * 0.01)
+
+
+def load_model(checkpoint: str | Path | None, device: str = "cpu"):
+    """``(kind, model, meta)`` of any gait or action checkpoint (kind "gait" or "action")."""
+    base = Path(checkpoint).with_suffix("") if checkpoint else DEFAULT_GAIT
+    method = read_meta(base).get("method")
+    if method in GAIT_METHODS:
+        return ("gait", *load_gait(base, device))
+    if method in ACTION_METHODS:
+        return ("action", *load_action(base, device))
+    raise ValueError(f"{base}: method {method!r} is neither gait {GAIT_METHODS} nor action {ACTION_METHODS}")
+
+
+def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, check: bool = True) -> tuple[Path, float]:
+    """Export a checkpoint's encoder to ONNX (dynamic batch). Returns ``(path, max abs
+    difference to PyTorch)`` on a 3-window example (0.0 when ``check`` is off)."""
+    import onnx
+
+    base = Path(checkpoint).with_suffix("") if checkpoint else DEFAULT_GAIT
+    kind, model, meta = load_model(base)
+    path = Path(out) if out else base.with_suffix(".onnx")
+    graph = _GaitGraph(model) if kind == "gait" else model
+    names = _GaitGraph.outputs(model) if kind == "gait" else ("embedding",)
+    x = example_input(kind, meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    with torch.inference_mode(False), torch.no_grad():
+        program = torch.onnx.export(graph.eval(), (x,), dynamo=True, opset_version=OPSET, input_names=["x"],
+                                    output_names=list(names), dynamic_shapes=({0: batch},), verbose=False,
+                                    optimize=True)
+    program.save(str(tmp))
+    proto = onnx.load(str(tmp))
+    for k, v in {"skelstream.kind": kind, "skelstream.name": meta["name"], "skelstream.fingerprint": meta["fingerprint"],
+                 "skelstream.outputs": ",".join(names)}.items():
+        proto.metadata_props.add(key=k, value=v)
+    onnx.save(proto, str(tmp))
+    os.replace(tmp, path)
+    diff = 0.0
+    if check:
+        diff = max_difference(model, kind, path, example_input(kind, meta, 3))
+    return path, diff
+
+
+def max_difference(model, kind: str, path: str | Path, x: torch.Tensor) -> float:
+    """Max abs difference over every output between ``model`` and the ONNX file on ``x``."""
+    session = _Session(path, kind, fingerprint=None)
+    with torch.inference_mode():
+        ref = [t.float().numpy() for t in _GaitGraph(model)(x)] if kind == "gait" else [model(x).float().numpy()]
+    got = session.run(x.numpy())
+    return float(max(np.abs(a.astype(np.float64) - b).max() for a, b in zip(got, ref)))
+
+
+class _Session:
+    """An ONNX Runtime session of an exported encoder, checked against the checkpoint it claims."""
+
+    def __init__(self, path: str | Path, kind: str, fingerprint: str | None, device: str = "cpu", threads: int = 0):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(0, int(threads))
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        providers = (["CUDAExecutionProvider"] if device.startswith("cuda") and "CUDAExecutionProvider" in available
+                     else []) + ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+        props = self.session.get_modelmeta().custom_metadata_map
+        if props.get("skelstream.kind") != kind:
+            raise ValueError(f"{self.path}: an ONNX {props.get('skelstream.kind') or 'file not made by skelstream export'}"
+                             f" encoder, not a {kind} one")
+        if fingerprint is not None and props.get("skelstream.fingerprint") != fingerprint:
+            raise ValueError(f"{self.path}: exported from weights {props.get('skelstream.fingerprint')}, not the "
+                             f"checkpoint's {fingerprint}; export it again with `skelstream export CHECKPOINT --onnx`")
+        self.outputs = props["skelstream.outputs"].split(",")
+        self.providers = self.session.get_providers()
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.outputs, {"x": np.ascontiguousarray(x, np.float32)})
+
+
+class OnnxGait:
+    """A gait encoder in ONNX Runtime with the PyTorch model's interface (``encode``,
+    ``whitening``, ``config``, ``glimpse_map`` for A3D)."""
+
+    def __init__(self, model, session: _Session):
+        self.config, self.whitening, self.session = model.config, model.whitening, session
+        if hasattr(model, "glimpse_map"):
+            self.glimpse_map = model.glimpse_map
+
+    def encode(self, x) -> dict[str, torch.Tensor]:
+        got = self.session.run(x.numpy() if isinstance(x, torch.Tensor) else x)
+        return {k: torch.from_numpy(v) for k, v in zip(self.session.outputs, got)}
+
+
+class OnnxAction:
+    """An action encoder in ONNX Runtime, called like the PyTorch one."""
+
+    def __init__(self, model, session: _Session):
+        self.dim = getattr(model, "dim", None)
+        self.session = session
+
+    def __call__(self, x) -> torch.Tensor:
+        return torch.from_numpy(self.session.run(x.numpy() if isinstance(x, torch.Tensor) else x)[0])
+
+
+def onnx_cache() -> Path:
+    """Where exports made at engine start go: $SKELSTREAM_ONNX_CACHE, else the user cache."""
+    if os.environ.get("SKELSTREAM_ONNX_CACHE"):
+        return Path(os.environ["SKELSTREAM_ONNX_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "skelstream" / "onnx"
+
+
+def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Path:
+    """The ONNX file of a checkpoint: ``CHECKPOINT.onnx`` when it exists, else one in the user
+    cache named by the weights' fingerprint, exported now if missing."""
+    default = DEFAULT_GAIT if kind == "gait" else DEFAULT_ACTION
+    base = Path(checkpoint).with_suffix("") if checkpoint else default
+    beside = base.with_suffix(".onnx")
+    if beside.is_file():
+        return beside
+    cached = onnx_cache() / f"{base.name}-{fingerprint}.onnx"
+    if not cached.is_file():
+        t0 = time.monotonic()
+        print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)
+        _, diff = export_onnx(base, cached)
+        print(f"engine: exported in {time.monotonic() - t0:.0f} s; max abs difference to PyTorch {diff:.1e}", flush=True)
+    return cached
+
+
+def load_encoder(kind: str, checkpoint: str | Path | None, backend: str = "torch", device: str = "cpu",
+                 threads: int = 0):
+    """``(encoder, meta)`` of a gait or action checkpoint on ``backend`` ("torch" or "onnx")."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    model, meta = (load_gait if kind == "gait" else load_action)(checkpoint, device=device if backend == "torch" else "cpu")
+    if backend == "torch":
+        return model, meta
+    session = _Session(onnx_file(checkpoint, kind, meta["fingerprint"]), kind, meta["fingerprint"], device, threads)
+    return (OnnxGait(model, session) if kind == "gait" else OnnxAction(model, session)), meta
