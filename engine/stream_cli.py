@@ -78,6 +78,10 @@ def cmd_bench(args) -> None:
     if args.what == "engine":
         from engine.bench_engine import main as bench_main
         args.seconds = 10.0 if args.seconds is None else args.seconds
+        args.warmup = 3.0 if args.warmup is None else args.warmup
+    elif args.what == "soak":
+        from engine.bench_soak import main as bench_main
+        args.warmup = 60.0 if args.warmup is None else args.warmup
     else:
         from engine.bench_wire import main as bench_main
         args.seconds = 5.0 if args.seconds is None else args.seconds
@@ -196,21 +200,29 @@ def register(sub) -> None:
     s.add_argument("-o", "--output", default=str(DEFAULT_TASK), help=f"where (default {DEFAULT_TASK})")
     s.set_defaults(func=cmd_mediapipe_model)
 
-    s = sub.add_parser("bench", help="benchmarks (wire, engine)",
+    s = sub.add_parser("bench", help="benchmarks (wire, engine, soak)",
                        description="wire: publisher -> subscriber on loopback (tcp, ipc), at 6 bodies "
                        "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload. "
                        "engine: synthetic walkers -> skelstream engine -> results, in three processes; "
                        "end-to-end latency p50/p99, results/s, drops, and the wire-only latency of the "
-                       "same frames in the same run.")
-    s.add_argument("what", choices=["wire", "engine"])
+                       "same frames in the same run. soak: engine + synthetic walkers + recorder + a results "
+                       "subscriber for --minutes, with enrollments and removals through the control socket; "
+                       "latency, drops, RSS and open files over time, the gallery and the recording checked at "
+                       "the end.")
+    s.add_argument("what", choices=["wire", "engine", "soak"])
     s.add_argument("--seconds", type=float, help="length of each 30 Hz run (default wire 5, engine 10)")
     s.add_argument("--messages", type=int, default=50_000, help="wire: messages of the flat-out runs")
     s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
-    s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each)")
+    s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each); soak: walkers")
     s.add_argument("--curve", action="store_true",
                    help="engine: 1, 2, 4, 6, 8, 12, ... walkers until p99 passes one frame (instead of --tracks)")
     s.add_argument("--rate", type=float, default=30.0, help="engine: sensor frames per second")
-    s.add_argument("--warmup", type=float, default=3.0, help="engine: seconds left out at the start")
+    s.add_argument("--warmup", type=float, help="engine: seconds left out at the start (default 3); soak: seconds "
+                   "before the RSS baseline (default 60)")
+    s.add_argument("--minutes", type=float, default=60.0, help="soak: how long (default 60)")
+    s.add_argument("--enroll-every", type=float, default=30.0, help="soak: seconds between live enrollments")
+    s.add_argument("--sample", type=float, default=10.0, help="soak: seconds between rows")
+    s.add_argument("--out", help="soak: folder for soak.json, soak.png and the logs (default runs/soak-TIME)")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
     s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
     s.add_argument("--backend", default="torch", help="engine: torch, onnx, or both as torch,onnx (side by side)")
