@@ -82,16 +82,21 @@ class Stats:
     latencies: deque = field(default_factory=lambda: deque(maxlen=100_000))
     last_seq: dict = field(default_factory=dict)
 
+    MAX_GAP = 1_000_000  # a longer jump of a sequence is a restarted sensor, not lost frames
+    MAX_SENSORS = 4096  # sensors remembered (the oldest forgotten first): bounded under any input
+
     def note(self, frame: Frame, now: float) -> None:
         self.received += 1
-        last = self.last_seq.get(frame.sensor)
+        last = self.last_seq.pop(frame.sensor, None)  # re-inserted below: the dict stays in recency order
         if last is not None:
-            if frame.seq > last + 1:
+            if last + 1 < frame.seq <= last + self.MAX_GAP:
                 self.gaps += frame.seq - last - 1
-            elif frame.seq <= last:
+            elif frame.seq != last + 1:
                 self.restarts += 1
         self.last_seq[frame.sensor] = frame.seq
-        if frame.t_pub > 0:
+        if len(self.last_seq) > self.MAX_SENSORS:
+            del self.last_seq[next(iter(self.last_seq))]
+        if 0 < frame.t_pub and abs(now - frame.t_pub) < 3600:  # a publisher clock an hour off says nothing
             self.latencies.append(now - frame.t_pub)
 
     def summary(self) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,13 @@ class Engine:
         """Serve until Ctrl-C, SIGTERM or ``stop`` (a threading.Event) is set."""
         with stop_signals(stop) as stopping:
             while not stopping.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:  # a bug must not end the service: said, counted (status "step_errors")
+                    self.counts["step_errors"] += 1
+                    print(f"engine: error in step {self.counts['step_errors']}:\n{traceback.format_exc()}", flush=True)
+                    if self.counts["step_errors"] > 1000:
+                        raise
         self.close()
 
     def step(self, wait: float = 0.05) -> None:
@@ -177,9 +184,14 @@ class Engine:
         self.infer()
         # silence is judged at the drain, not after inference: a slow batch must not retire the
         # tracks whose frames are waiting in the queue (a loaded machine lost live tracks so)
-        for key in self.windows.retire(drained):
+        gone = self.windows.retire(drained)
+        for key in gone:
             self.tracks.pop(key, None)
             self.enrolling.pop(key, None)
+        if gone:  # forget sensors with no live track left (memory stays bounded whatever sensors come and go)
+            live = {k[0] for k in self.windows.tracks}
+            for sensor in {k[0] for k in gone} - live:
+                self.t_pub.pop(sensor, None)
         now = time.monotonic()
         if now >= self.next_status:
             self.next_status = now + 1.0
@@ -232,8 +244,9 @@ class Engine:
             t = max(self.windows.tracks[(sensor, r["track"])].times[-1] for _, r in rows)
             self._send(encode_result(sensor, t, self.t_pub.get(sensor, 0.0), [r for _, r in rows],
                                      att[[i for i, _ in rows]]))
-            if self.t_pub.get(sensor):
-                self.latency.append(time.time() - self.t_pub[sensor])
+            lat = time.time() - self.t_pub.get(sensor, 0.0)
+            if abs(lat) < 3600:  # a sensor without (or with a wrong) publish clock says nothing of latency
+                self.latency.append(lat)
         if self.action_model is not None:  # after the results went out: off the identities' latency
             self._actions(keys)
 
@@ -354,7 +367,7 @@ class Engine:
                 "latency_ms_p50": float(np.percentile(lat, 50)),
                 "latency_ms_p99": float(np.percentile(lat, 99)),
                 "batch_mean": float(np.mean(self.batches)) if self.batches else 0.0,
-                "results_dropped": self.counts["results_dropped"]}
+                "results_dropped": self.counts["results_dropped"], "step_errors": self.counts["step_errors"]}
 
 
 def serve(cfg: EngineConfig) -> None:

@@ -79,12 +79,16 @@ def cmd_bench(args) -> None:
         from engine.bench_engine import main as bench_main
         args.seconds = 10.0 if args.seconds is None else args.seconds
         args.warmup = 3.0 if args.warmup is None else args.warmup
+    elif args.what == "fuzz":
+        from engine.fuzz import main as bench_main
+        args.messages = 1_000_000 if args.messages is None else args.messages
     elif args.what == "soak":
         from engine.bench_soak import main as bench_main
         args.warmup = 60.0 if args.warmup is None else args.warmup
     else:
         from engine.bench_wire import main as bench_main
         args.seconds = 5.0 if args.seconds is None else args.seconds
+        args.messages = 50_000 if args.messages is None else args.messages
     bench_main(args)
 
 
@@ -200,7 +204,7 @@ def register(sub) -> None:
     s.add_argument("-o", "--output", default=str(DEFAULT_TASK), help=f"where (default {DEFAULT_TASK})")
     s.set_defaults(func=cmd_mediapipe_model)
 
-    s = sub.add_parser("bench", help="benchmarks (wire, engine, soak)",
+    s = sub.add_parser("bench", help="benchmarks (wire, engine, soak, fuzz)",
                        description="wire: publisher -> subscriber on loopback (tcp, ipc), at 6 bodies "
                        "x 30 Hz and flat out; skelstream against bare pyzmq with the same payload. "
                        "engine: synthetic walkers -> skelstream engine -> results, in three processes; "
@@ -208,10 +212,15 @@ def register(sub) -> None:
                        "same frames in the same run. soak: engine + synthetic walkers + recorder + a results "
                        "subscriber for --minutes, with enrollments and removals through the control socket; "
                        "latency, drops, RSS and open files over time, the gallery and the recording checked at "
-                       "the end.")
-    s.add_argument("what", choices=["wire", "engine", "soak"])
+                       "the end. fuzz: generated (hypothesis) and mutated frame messages through the decoder "
+                       "and through a running engine's receive loop; crashes, rejections by reason, and the "
+                       "engine's counts against the sender's.")
+    s.add_argument("what", choices=["wire", "engine", "soak", "fuzz"])
     s.add_argument("--seconds", type=float, help="length of each 30 Hz run (default wire 5, engine 10)")
-    s.add_argument("--messages", type=int, default=50_000, help="wire: messages of the flat-out runs")
+    s.add_argument("--messages", type=int, help="wire: messages of the flat-out runs (default 50000); fuzz: "
+                   "messages per target (default 1000000)")
+    s.add_argument("--target", choices=["decoder", "engine", "both"], default="both", help="fuzz: where the messages go")
+    s.add_argument("--seed", type=int, default=0, help="fuzz: random seed")
     s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
     s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each); soak: walkers")
     s.add_argument("--curve", action="store_true",

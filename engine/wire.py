@@ -6,7 +6,7 @@ A frame is a multipart message of four parts:
     header    msgpack map: v (schema version), sensor, seq (uint, per sensor), t (sensor
               timestamp, float64 seconds), t_pub (publisher wall clock, float64 seconds),
               fps, layout (a registered layout name or the list of joint names),
-              tracks (list of int track ids, one per body)
+              tracks (list of distinct int64 track ids, one per body; at most MAX_BODIES)
     joints    float32 little-endian, [B, J, 3] (metres, y up)
     conf      float32 little-endian, [B, J] (0 = missing)
 
@@ -25,6 +25,7 @@ from engine.skeleton import LAYOUTS, Layout, layout_for
 
 WIRE_VERSION = 1
 FRAME_TOPIC = b"frame/"
+MAX_BODIES = 64  # more bodies than any sensor tracks: a frame claiming them is refused, not allocated
 _F32 = np.dtype("<f4")
 
 
@@ -99,8 +100,12 @@ def decode_frame(parts: list[bytes]) -> Frame:
     if not (np.isfinite(t) and np.isfinite(t_pub) and np.isfinite(fps) and fps > 0 and seq >= 0):
         raise WireError("bad-header", f"seq {seq}, t {t}, t_pub {t_pub}, fps {fps} out of range")
     tracks = _require(header, "tracks", list)
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in tracks):
-        raise WireError("bad-header", "tracks must be integers")
+    if len(tracks) > MAX_BODIES:
+        raise WireError("bad-shape", f"{len(tracks)} bodies in one frame, at most {MAX_BODIES}")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and -2**63 <= i < 2**63 for i in tracks):
+        raise WireError("bad-header", "tracks must be 64-bit integers")
+    if len(set(tracks)) != len(tracks):
+        raise WireError("bad-header", f"track ids repeat within one frame: {tracks}")
     try:
         layout = layout_for(_require(header, "layout", (str, list)))
     except (KeyError, ValueError) as exc:
