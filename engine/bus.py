@@ -79,7 +79,7 @@ class Stats:
     rejected: Counter = field(default_factory=Counter)
     gaps: int = 0  # frames missing between consecutive sequence numbers
     restarts: int = 0  # a sensor's sequence went backwards (publisher restarted)
-    latencies: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    latencies: deque = field(default_factory=lambda: deque(maxlen=1000))  # the newest (s)
     last_seq: dict = field(default_factory=dict)
 
     MAX_GAP = 1_000_000  # a longer jump of a sequence is a restarted sensor, not lost frames

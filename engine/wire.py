@@ -15,6 +15,7 @@ Recordings store parts 1..3 exactly as published (see engine.recording).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -53,15 +54,16 @@ class Frame:
 
 
 def _layout_field(layout: Layout):
-    return layout.name if LAYOUTS.get(layout.name) == layout else list(layout.joints)
+    return layout.name if LAYOUTS.get(layout.name) is layout or LAYOUTS.get(layout.name) == layout else list(layout.joints)
 
 
 def encode_frame(frame: Frame) -> list[bytes]:
     """The four message parts of ``frame``."""
+    tracks = frame.tracks.tolist() if isinstance(frame.tracks, np.ndarray) else [int(i) for i in frame.tracks]
     header = {
         "v": WIRE_VERSION, "sensor": frame.sensor, "seq": int(frame.seq), "t": float(frame.t),
         "t_pub": float(frame.t_pub), "fps": float(frame.fps),
-        "layout": _layout_field(frame.layout), "tracks": [int(i) for i in frame.tracks],
+        "layout": _layout_field(frame.layout), "tracks": tracks,
     }
     return [FRAME_TOPIC + frame.sensor.encode(), msgpack.packb(header),
             np.ascontiguousarray(frame.joints, _F32).tobytes(),
@@ -75,8 +77,16 @@ def _require(header: dict, key: str, types, reason: str = "bad-header"):
     return value
 
 
+_NUMBER = (int, float)
+
+
 def decode_frame(parts: list[bytes]) -> Frame:
-    """Validate and decode a frame message (topic included); WireError says what is wrong."""
+    """Validate and decode a frame message (topic included); WireError says what is wrong.
+
+    This runs for every message every subscriber receives (the engine, the recorder, the app),
+    so the checks are written for speed: one type test per field, and one float64 sum for
+    "every coordinate and confidence is finite" (exact for float32 input: a float64 sum of
+    float32 values cannot overflow, so it is finite exactly when every term is)."""
     if len(parts) != 4:
         raise WireError("bad-parts", f"a frame has 4 parts, got {len(parts)}")
     topic, raw_header, raw_joints, raw_conf = parts
@@ -86,39 +96,48 @@ def decode_frame(parts: list[bytes]) -> Frame:
         header = msgpack.unpackb(raw_header, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises many types on garbage
         raise WireError("bad-header", f"header is not msgpack ({exc})") from None
-    if not isinstance(header, dict):
+    if type(header) is not dict:
         raise WireError("bad-header", "header is not a map")
-    if header.get("v") != WIRE_VERSION:
-        raise WireError("bad-version", f"schema version {header.get('v')!r}, expected {WIRE_VERSION}")
-    sensor = _require(header, "sensor", str)
+    get = header.get
+    if get("v") != WIRE_VERSION or type(get("v")) is not int:
+        raise WireError("bad-version", f"schema version {get('v')!r}, expected {WIRE_VERSION}")
+    sensor, seq, t, t_pub, fps, tracks = get("sensor"), get("seq"), get("t"), get("t_pub"), get("fps"), get("tracks")
+    if type(sensor) is not str:
+        _require(header, "sensor", str)
     if topic[len(FRAME_TOPIC):] != sensor.encode():
         raise WireError("bad-topic", f"topic {topic!r} does not match sensor {sensor!r}")
-    seq = _require(header, "seq", int)
-    t = float(_require(header, "t", (int, float)))
-    t_pub = float(_require(header, "t_pub", (int, float)))
-    fps = float(_require(header, "fps", (int, float)))
-    if not (np.isfinite(t) and np.isfinite(t_pub) and np.isfinite(fps) and fps > 0 and seq >= 0):
+    if type(seq) is not int:
+        _require(header, "seq", int)
+    for key, value in (("t", t), ("t_pub", t_pub), ("fps", fps)):
+        if type(value) is not float and type(value) is not int:
+            _require(header, key, _NUMBER)
+    t, t_pub, fps = float(t), float(t_pub), float(fps)
+    if not (math.isfinite(t) and math.isfinite(t_pub) and math.isfinite(fps) and fps > 0 and seq >= 0):
         raise WireError("bad-header", f"seq {seq}, t {t}, t_pub {t_pub}, fps {fps} out of range")
-    tracks = _require(header, "tracks", list)
+    if type(tracks) is not list:
+        _require(header, "tracks", list)
     if len(tracks) > MAX_BODIES:
         raise WireError("bad-shape", f"{len(tracks)} bodies in one frame, at most {MAX_BODIES}")
-    if not all(isinstance(i, int) and not isinstance(i, bool) and -2**63 <= i < 2**63 for i in tracks):
-        raise WireError("bad-header", "tracks must be 64-bit integers")
+    for i in tracks:
+        if type(i) is not int or not -2**63 <= i < 2**63:
+            raise WireError("bad-header", "tracks must be 64-bit integers")
     if len(set(tracks)) != len(tracks):
         raise WireError("bad-header", f"track ids repeat within one frame: {tracks}")
-    try:
-        layout = layout_for(_require(header, "layout", (str, list)))
-    except (KeyError, ValueError) as exc:
-        raise WireError("bad-layout", str(exc)) from None
+    layout = LAYOUTS.get(get("layout")) if type(get("layout")) is str else None
+    if layout is None:
+        try:
+            layout = layout_for(_require(header, "layout", (str, list)))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise WireError("bad-layout", str(exc)) from None
     b, j = len(tracks), len(layout)
-    if len(raw_joints) != b * j * 3 * 4 or len(raw_conf) != b * j * 4:
+    if len(raw_joints) != b * j * 12 or len(raw_conf) != b * j * 4:
         raise WireError("bad-payload", f"{len(raw_joints)} joint bytes and {len(raw_conf)} "
                         f"confidence bytes do not fit {b} bodies x {j} joints")
     joints = np.frombuffer(raw_joints, _F32).reshape(b, j, 3)
     conf = np.frombuffer(raw_conf, _F32).reshape(b, j)
-    if not (np.isfinite(joints).all() and np.isfinite(conf).all()):
+    if not (math.isfinite(joints.sum(dtype=np.float64)) and math.isfinite(conf.sum(dtype=np.float64))):
         raise WireError("non-finite", "joints or confidence hold NaN or inf")
-    return Frame(sensor, seq, t, layout, np.asarray(tracks, np.int64), joints, conf, fps, t_pub)
+    return Frame(sensor, seq, t, layout, np.array(tracks, np.int64), joints, conf, fps, t_pub)
 
 
 RESULT_TOPIC = b"result/"
