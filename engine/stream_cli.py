@@ -224,7 +224,8 @@ def register(sub) -> None:
     s.add_argument("--bodies", type=int, default=6, help="wire: bodies per frame")
     s.add_argument("--tracks", default="6", help="engine: walkers, or a list such as 1,6,20 (one run each); soak: walkers")
     s.add_argument("--curve", action="store_true",
-                   help="engine: 1, 2, 4, 6, 8, 12, ... walkers until p99 passes one frame (instead of --tracks)")
+                   help="engine: 1, 2, 4, 6, 8, 12, ... walkers until p99 passes --limit-ms (instead of --tracks)")
+    s.add_argument("--limit-ms", type=float, help="engine: the curve's p99 budget (default one frame, 1000/rate)")
     s.add_argument("--rate", type=float, default=30.0, help="engine: sensor frames per second")
     s.add_argument("--warmup", type=float, help="engine: seconds left out at the start (default 3); soak: seconds "
                    "before the RSS baseline (default 60)")
