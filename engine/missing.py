@@ -98,18 +98,34 @@ def fill_missing(joints: np.ndarray, confidence: np.ndarray, names: tuple[str, .
     seen = okf.any(1)  # [S, J]: given in some frame
     for s, j in zip(*np.nonzero(seen & ~okf.all(1))):  # lost for a few frames: in time
         flat[s, :, j] = _interpolate_time(flat[s, :, j], okf[s, :, j])
-    col = {n: i for i, n in enumerate(names)}
-    for pattern in np.unique(seen, axis=0):
+    for pattern in (seen if len(seen) == 1 else np.unique(seen, axis=0)):
         if pattern.all():
             continue
-        rows = np.flatnonzero((seen == pattern).all(1))
+        rows = slice(None) if len(seen) == 1 else np.flatnonzero((seen == pattern).all(1))
         given = frozenset(names[j] for j in np.flatnonzero(pattern))
-        # nothing on the body to take: the root (or the mean of what the sequence has)
-        anchor = [col[m] for m in ("SpineBase", "HipLeft", "HipRight") if m in given] or list(np.flatnonzero(pattern))
-        for n, option in _resolve(names, given).items():
-            src = [col[m] for m in option if m in col] or anchor
-            flat[rows, :, col[n]] = flat[rows][:, :, src].mean(2) if src else 0.0
+        missing, keep, weights = _fill_matrix(names, given)
+        sub = flat[rows]
+        sub[:, :, missing] = np.einsum("mg,stgc->stmc", weights, sub[:, :, keep]) if len(keep) else 0.0
+        flat[rows] = sub
     return flat.reshape(out.shape), filled
+
+
+@lru_cache(maxsize=256)
+def _fill_matrix(names: tuple[str, ...], given: frozenset[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stand-ins of `_resolve` as one linear map: ``(missing [M], given [G], weights [M, G])``,
+    each missing joint a weighted mean of given joints (a stand-in filled from another filled
+    joint composes through it). One matrix product fills a sequence."""
+    col = {n: i for i, n in enumerate(names)}
+    keep = np.array([col[n] for n in names if n in given], np.int64)
+    # nothing on the body to take: the root (or the mean of what the sequence has)
+    anchor = [col[m] for m in ("SpineBase", "HipLeft", "HipRight") if m in given] or list(keep)
+    rows = np.eye(len(names))
+    plan = _resolve(names, given)
+    for n, option in plan.items():
+        src = [col[m] for m in option if m in col] or anchor
+        rows[col[n]] = rows[src].mean(0) if src else 0.0
+    missing = np.array([col[n] for n in plan], np.int64)
+    return missing, keep, np.ascontiguousarray(rows[np.ix_(missing, keep)], np.float32)
 
 
 # Joint sets of sensors other than Kinect v2, as canonical names each gives (for training with
