@@ -73,6 +73,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action-checkpoint", help="demo: action checkpoint (default: the bundled one); its prototypes "
                    "are CHECKPOINT.prototypes.safetensors unless --prototypes names others")
     p.add_argument("--prototypes", help="demo: action prototypes (`skelstream prototypes`) for the action checkpoint")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                   help="demo: the engine's inference backend (see skelstream engine --backend)")
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG when quitting (with --quit-after)")
     p.add_argument("--quit-after", type=float, metavar="S", help="close after S seconds (demos, tests)")
     p.add_argument("--bench", metavar="N[,N...]",
@@ -114,4 +116,5 @@ def run(args) -> int:
               "xvfb-run -a skelstream app", file=sys.stderr)
         return 2
     return demo(kgbd=args.kgbd, data_root=args.data_root, checkpoint=args.checkpoint, screenshot=args.screenshot,
-                quit_after=args.quit_after, action_checkpoint=args.action_checkpoint, prototypes=args.prototypes)
+                quit_after=args.quit_after, action_checkpoint=args.action_checkpoint, prototypes=args.prototypes,
+                backend=args.backend)
