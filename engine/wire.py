@@ -130,6 +130,8 @@ def decode_frame(parts: list[bytes]) -> Frame:
         except (KeyError, ValueError, TypeError) as exc:
             raise WireError("bad-layout", str(exc)) from None
     b, j = len(tracks), len(layout)
+    if j == 0:
+        raise WireError("bad-layout", "the layout names no joints")
     if len(raw_joints) != b * j * 12 or len(raw_conf) != b * j * 4:
         raise WireError("bad-payload", f"{len(raw_joints)} joint bytes and {len(raw_conf)} "
                         f"confidence bytes do not fit {b} bodies x {j} joints")
