@@ -158,3 +158,36 @@ def test_engine_killed_during_a_live_enrollment_keeps_the_committed_gallery_and_
         client.close()
         stop.set()
         sender.join(10)
+
+
+def test_staggered_windows_stay_staggered_after_a_stall(tmp_path):
+    """Six walkers' windows are spread over a hop's frames (one window a frame). A stall (the
+    engine does not run for 10 frames: a loaded machine) makes all six due at once; after the
+    catch-up batch the phases must be those of before, one window a frame again. They once
+    moved onto the frame that ended the stall, and the tracks stayed in lockstep, six windows
+    every sixth frame, for the rest of the run (p50 40 ms instead of 13 in the 60-minute soak)."""
+    ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
+    engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                                 gallery=str(tmp_path / "g.db"), action=False))
+    frames = synthetic_frames(6, seed=4, seconds=20, sensor="s")
+
+    def run(n: int, infer: bool = True) -> list[int]:
+        sizes = []
+        for _ in range(n):
+            engine.windows.add(next(frames), time.monotonic())
+            if infer:
+                before = engine.counts["windows"]
+                engine.infer()
+                sizes.append(engine.counts["windows"] - before)
+        return sizes
+
+    try:
+        run(60)
+        assert run(36) == [1] * 36  # staggered: each frame completes one track's window
+        run(10, infer=False)  # the stall
+        catch_up = run(1)
+        assert catch_up == [6]
+        assert max(run(36)) == 1  # back to one window a frame at most
+        assert run(36) == [1] * 36  # and every frame one
+    finally:
+        engine.close()
