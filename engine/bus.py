@@ -144,8 +144,8 @@ class Publisher:
 
     def send(self, frame: Frame) -> Frame:
         """Publish ``frame`` with the next sequence number of its sensor; never blocks."""
-        frame.seq = self._seq[frame.sensor]
-        self._seq[frame.sensor] += 1
+        frame.seq = seq = self._seq[frame.sensor]
+        self._seq[frame.sensor] = seq + 1
         frame.t_pub = time.time()
         self.send_parts(encode_frame(frame))
         return frame
