@@ -25,7 +25,8 @@ def profiles():
                 continue
             cells = [f"{p[k]['p50_ms']:.2f}" if k in p else "-" for k in ("add", "ready", "prepare", "model", "whiten",
                                                                           "send", "actions")]
-            print(f"| {p['checkpoint']}, {p['backend']} | {p['e2e_engine_p50_ms']:.1f} / {p['e2e_engine_p99_ms']:.1f} | "
+            name = {"gait_sge_la": "SGE-LA (default)"}.get(p["checkpoint"], f"A3D ({p['checkpoint']})")
+            print(f"| {name}, {p['backend']} | {p['e2e_engine_p50_ms']:.1f} / {p['e2e_engine_p99_ms']:.1f} | "
                   + " | ".join(cells) + " |")
 
 
