@@ -201,11 +201,10 @@ REDUCTIONS = {"all": "reference", "export18": "joints_export18", "openni15": "jo
               "mediapipe": "mediapipe_joints"}
 
 
-def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS, split: str = "test") -> dict:
-    """KGBD's held-out walks of the checkpoint's split and protocol (`protocol_walks`: holdout, open
-    world or tracklets), probes with fewer joints. ``split``
-    "val": the validation walks of its training walks against the others instead (training
-    data only: for choosing models)."""
+def kgbd_split_items(meta: dict, split: str = "test"):
+    """``(dataset, gallery items, probe items)`` of KGBD for a checkpoint's split and protocol
+    (`protocol_walks`: holdout, open world or tracklets). ``split`` "val": the validation walks of
+    its training walks against the others instead (training data only: for choosing models)."""
     train = meta["training"]
     if train.get("dataset") != "kgbd":
         raise ValueError(f"the kgbd protocol needs a checkpoint trained on KGBD (this one: {train.get('dataset')})")
@@ -221,8 +220,13 @@ def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SE
         fit, val = validation_split(pool, int(train["split_seed"]), float(train["config"].get("val_fraction", 0.1)))
         gallery_ids, probe_ids = [train_ids[w] for w in fit], [train_ids[w] for w in val]
     by_id = {f"{it.meta['subject']}/{it.meta.get('walk', it.path.stem)}": it for it in ds.items}
-    g_items = [by_id[walks.walk_id[w]] for w in gallery_ids]
-    p_items = [by_id[walks.walk_id[w]] for w in probe_ids]
+    return ds, [by_id[walks.walk_id[w]] for w in gallery_ids], [by_id[walks.walk_id[w]] for w in probe_ids]
+
+
+def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SETS, split: str = "test") -> dict:
+    """KGBD's held-out walks of the checkpoint's split (`kgbd_split_items`), probes with fewer
+    joints."""
+    ds, g_items, p_items = kgbd_split_items(meta, split)
     gallery = encode_sequences(model, meta, [ds.read(it.path) for it in g_items],
                                [it.meta["subject"] for it in g_items], ["gallery"] * len(g_items), "encoding kgbd gallery")
     probes = [ds.read(it.path) for it in p_items]
