@@ -48,7 +48,8 @@ class Identity:
     decision: str = "unknown"
     score: float = 0.0
     seconds: float = 0.0
-    top: list = field(default_factory=list)  # [(name, score)]
+    top: list = field(default_factory=list)  # [(name, gait score)], in the ranking's order
+    cue: str = "gait"  # what ranked them: "gait" or "gait+shape" (engine/shape.py)
     action: str = ""  # nearest action prototype of the newest action window ("" until one)
     action_score: float = 0.0
     attention: np.ndarray | None = None  # SGE-LA: [3, f, f]; A3D: [1, f, 20] (cells its glimpses covered)
@@ -134,6 +135,7 @@ class EngineClient:
                 ident.decision, ident.score = str(row["decision"]), float(row["score"])
                 ident.seconds = float(row.get("seconds", 0.0))
                 ident.top = [(str(n), float(s)) for n, s in row.get("top", [])]
+                ident.cue = str(row.get("cue", "gait"))
                 if "action" in row:
                     ident.action, ident.action_score = str(row["action"]), float(row.get("action_score", 0.0))
                 ident.attention = attention[i].copy()

@@ -35,6 +35,7 @@ from engine.checkpoint import load_gait
 from engine.embed import gait_embedding
 from engine.gallery import Enrollment, Gallery
 from engine.recording import RecordingWriter, Recording
+from engine.shape import sequence_shape
 from engine.sensors.synthetic import synthetic_frames
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,8 @@ def kgbd_demo(path: Path, root: Path, checkpoint: str | None = None) -> list[Pat
     model, meta = load_gait(checkpoint)
     with Gallery(path) as gallery:
         for p in people[:8]:
-            gallery.enroll(p, [Enrollment(gait_embedding(model, meta, ds.read(w))[0], str(w)) for w in walks[p][:-1]],
+            seqs = [(w, ds.read(w)) for w in walks[p][:-1]]
+            gallery.enroll(p, [Enrollment(gait_embedding(model, meta, s)[0], str(w), shape=sequence_shape(s)) for w, s in seqs],
                            meta["name"], meta["fingerprint"])
     return [walks[p][-1] for p in people]
 

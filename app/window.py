@@ -250,7 +250,8 @@ class AttentionView(pg.GraphicsLayoutWidget):
 
 
 class TopView(pg.PlotWidget):
-    """Top-k names of the selected track as score bars, with the decision threshold region."""
+    """Top-k names of the selected track as bars of their gait scores, in the engine's ranking
+    order (gait, or gait and body shape together: the axis says which)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -261,8 +262,9 @@ class TopView(pg.PlotWidget):
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brushes=[])
         self.addItem(self.bars)
 
-    def show_top(self, top: list[tuple[str, float]], decision: str) -> None:
+    def show_top(self, top: list[tuple[str, float]], decision: str, cue: str = "gait") -> None:
         top = top[:5]
+        self.setLabel("bottom", "gait cosine score" + (" (ranked by gait + body shape)" if cue == "gait+shape" else ""))
         ys = list(range(len(top)))[::-1]
         brushes = [pg.mkBrush(*[int(255 * c) for c in identity_colour(n if n == decision else "unknown")])
                    for n, _ in top]
@@ -561,7 +563,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.selected = sorted(c.bodies)[0]
             ident = c.identities.get(self.selected)
         self.attention.show_matrix(None if ident is None else ident.attention)
-        self.top.show_top([] if ident is None else ident.top, "" if ident is None else ident.decision)
+        self.top.show_top([] if ident is None else ident.top, "" if ident is None else ident.decision,
+                          "gait" if ident is None else ident.cue)
         hist = [] if ident is None else [f"{time.strftime('%H:%M:%S', time.localtime(time.time() - (time.monotonic() - t)))}"
                                          f"  {d}" for t, d in ident.history]
         if [self.history.item(i).text() for i in range(self.history.count())] != hist[::-1]:

@@ -8,8 +8,10 @@ is deleted with them. Tables:
   L2-normalised), the checkpoint it belongs to (name and fingerprint of the weights), the
   source (file, or ``live:<sensor>/<track>``), created, and optionally the skeleton it came from
   (canonical joints float32 [T, 25, 3], confidence [T, 25], timestamps [T]) so it can be
-  re-encoded when the checkpoint changes;
-- ``meta``: the schema version.
+  re-encoded when the checkpoint changes, and its body-shape descriptor (`engine.shape`, float32
+  bytes; NULL when neither a descriptor nor a skeleton was given) with its skeleton family;
+- ``meta``: the schema version (2; a version-1 file gets the shape column on opening, filled
+  from the skeletons it stores).
 
 An enrollment of a person is one transaction: a process killed midway leaves no partial person.
 Nothing is pickled: arrays are raw little-endian bytes with their shapes.
@@ -30,7 +32,7 @@ import numpy as np
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS people (
@@ -41,7 +43,7 @@ CREATE TABLE IF NOT EXISTS enrollments (
     checkpoint TEXT NOT NULL, fingerprint TEXT NOT NULL,
     embedding BLOB NOT NULL, dim INTEGER NOT NULL,
     source TEXT NOT NULL, created REAL NOT NULL,
-    frames INTEGER, joints BLOB, confidence BLOB, timestamps BLOB);
+    frames INTEGER, joints BLOB, confidence BLOB, timestamps BLOB, shape BLOB, shape_family TEXT);
 CREATE INDEX IF NOT EXISTS enrollments_person ON enrollments(person);
 """
 
@@ -57,6 +59,7 @@ class Enrollment:
     embedding: np.ndarray
     source: str
     skeleton: SkeletonSequence | None = None  # kept for re-encoding when given
+    shape: object = None  # body shape (`engine.shape.Shapes`, one row); from the skeleton when None
 
 
 @dataclass
@@ -92,8 +95,29 @@ class Gallery:
         version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if version is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) == 1:
+            self._migrate_1()
         elif int(version[0]) != SCHEMA_VERSION:
             raise GalleryError(f"{self.path}: gallery schema {version[0]}, this skelstream reads {SCHEMA_VERSION}")
+
+    def _migrate_1(self) -> None:
+        """Schema 1 -> 2: the shape column, filled from the stored skeletons, in one transaction."""
+        with _transaction(self.db):
+            self.db.execute("ALTER TABLE enrollments ADD COLUMN shape BLOB")
+            self.db.execute("ALTER TABLE enrollments ADD COLUMN shape_family TEXT")
+            for eid, seq in self._skeletons():  # stored canonical: the sensor's family is not known ("")
+                self.db.execute("UPDATE enrollments SET shape=?, shape_family='' WHERE id=?",
+                                (_shape_row(seq, None)[0], eid))
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+    def _skeletons(self, where: str = "", args: tuple = ()):
+        """(enrollment id, stored skeleton) of the enrollments that keep one (and match ``where``)."""
+        rows = self.db.execute("SELECT id, frames, joints, confidence, timestamps FROM enrollments "
+                               f"WHERE frames IS NOT NULL {where}", args).fetchall()
+        for eid, t, j, c, ts in rows:
+            yield eid, SkeletonSequence(np.frombuffer(j, "<f4").reshape(t, 25, 3).copy(),
+                                        np.frombuffer(c, "<f4").reshape(t, 25).copy(),
+                                        np.frombuffer(ts, "<f8").copy(), KINECT_V2, 30.0)
 
     def close(self) -> None:
         self.db.close()
@@ -126,14 +150,16 @@ class Gallery:
             for it in items:
                 emb = np.ascontiguousarray(it.embedding, "<f4").ravel()
                 sk = it.skeleton.canonical() if it.skeleton is not None else None
+                shape, fam = _shape_row(it.skeleton, it.shape)
                 self.db.execute(
                     "INSERT INTO enrollments (person, checkpoint, fingerprint, embedding, dim, source, created, "
-                    "frames, joints, confidence, timestamps) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "frames, joints, confidence, timestamps, shape, shape_family) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (pid, checkpoint, fingerprint, emb.tobytes(), len(emb), it.source, now,
                      None if sk is None else len(sk),
                      None if sk is None else np.ascontiguousarray(sk.joints, "<f4").tobytes(),
                      None if sk is None else np.ascontiguousarray(sk.confidence, "<f4").tobytes(),
-                     None if sk is None else np.ascontiguousarray(sk.timestamps, "<f8").tobytes()))
+                     None if sk is None else np.ascontiguousarray(sk.timestamps, "<f8").tobytes(),
+                     shape, fam))
         return len(items)
 
     def people(self) -> list[Person]:
@@ -168,6 +194,17 @@ class Gallery:
             return [], np.zeros((0, 0), np.float32)
         return [r[0] for r in rows], np.stack([np.frombuffer(r[1], "<f4") for r in rows])
 
+    def shapes(self, fingerprint: str):
+        """Body shapes (`engine.shape.Shapes`) in the order of `embeddings` (NaN rows: none stored)."""
+        from engine.shape import FEATURES, Shapes
+        rows = self.db.execute("SELECT e.shape, e.shape_family FROM enrollments e WHERE e.fingerprint=? ORDER BY e.id",
+                               (fingerprint,)).fetchall()
+        out = np.full((len(rows), len(FEATURES)), np.nan, np.float32)
+        for i, (b, _) in enumerate(rows):
+            if b is not None and len(b) == 4 * len(FEATURES):
+                out[i] = np.frombuffer(b, "<f4")
+        return Shapes(out, np.array([f or "" for _, f in rows], dtype=object).astype(str))
+
     def stale(self, fingerprint: str) -> list[tuple[str, str, bool]]:
         """Enrollments of another checkpoint: (name, source, has its skeleton)."""
         return [(n, s, bool(k)) for n, s, k in self.db.execute(
@@ -177,21 +214,15 @@ class Gallery:
     def reencode(self, embed: Callable[[SkeletonSequence], np.ndarray], checkpoint: str, fingerprint: str) -> tuple[int, int]:
         """Re-encode stale enrollments from their stored skeletons with ``embed``;
         returns (re-encoded, left flagged because no skeleton was stored)."""
-        rows = self.db.execute("SELECT id, frames, joints, confidence, timestamps FROM enrollments "
-                               "WHERE fingerprint<>?", (fingerprint,)).fetchall()
+        stale = self.db.execute("SELECT COUNT(*) FROM enrollments WHERE fingerprint<>?", (fingerprint,)).fetchone()[0]
         done = 0
         with _transaction(self.db):
-            for eid, t, j, c, ts in rows:
-                if t is None:
-                    continue
-                seq = SkeletonSequence(np.frombuffer(j, "<f4").reshape(t, 25, 3).copy(),
-                                       np.frombuffer(c, "<f4").reshape(t, 25).copy(),
-                                       np.frombuffer(ts, "<f8").copy(), KINECT_V2, 30.0)
+            for eid, seq in list(self._skeletons("AND fingerprint<>?", (fingerprint,))):
                 emb = np.ascontiguousarray(embed(seq), "<f4").ravel()
                 self.db.execute("UPDATE enrollments SET embedding=?, dim=?, checkpoint=?, fingerprint=? WHERE id=?",
                                 (emb.tobytes(), len(emb), checkpoint, fingerprint, eid))
                 done += 1
-        return done, len(rows) - done
+        return done, stale - done
 
     def export(self, path: str | Path) -> Path:
         """Everything stored, as JSON (names, sources, times, checkpoints, embeddings); mode 0600."""
@@ -208,6 +239,20 @@ class Gallery:
         with os.fdopen(fd, "w") as fh:
             json.dump({"schema": SCHEMA_VERSION, "people": out}, fh, indent=1)
         return path
+
+
+def _shape_row(skeleton: SkeletonSequence | None, shape) -> tuple[bytes | None, str | None]:
+    """(descriptor bytes, family) to store: ``shape`` (`engine.shape.Shapes`) as given, else the
+    skeleton's; (None, None) with neither."""
+    from engine.shape import FEATURES, sequence_shape
+    if shape is None and skeleton is not None:
+        shape = sequence_shape(skeleton)
+    if shape is None:
+        return None, None
+    values = np.ascontiguousarray(shape.values, "<f4").ravel()
+    if len(values) != len(FEATURES):
+        raise GalleryError(f"a body-shape descriptor has {len(FEATURES)} values, got {len(values)}")
+    return values.tobytes(), str(shape.family[0])
 
 
 class _transaction:

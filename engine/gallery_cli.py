@@ -28,13 +28,14 @@ def _sequences(paths: list[str]):
 def cmd_enroll(args) -> None:
     from engine.embed import gait_embedding
     from engine.gallery import Enrollment, Gallery
+    from engine.shape import sequence_shape
     model, meta = _encoder(args)
     items = []
     for path, seq in _sequences(args.inputs):
         emb, _ = gait_embedding(model, meta, seq)
         track = seq.meta.get("track")
         items.append(Enrollment(emb, f"{path}#{track}" if track is not None else path,
-                                None if args.no_skeleton else seq))
+                                None if args.no_skeleton else seq, sequence_shape(seq)))
     with Gallery(args.gallery) as g:
         n = g.enroll(args.name, items, meta["name"], meta["fingerprint"])
     print(f"enrolled {args.name!r}: {n} sequence(s) into {args.gallery} (checkpoint {meta['name']})")
@@ -44,11 +45,13 @@ def cmd_identify(args) -> None:
     from engine.embed import gait_embedding
     from engine.gallery import Gallery
     from engine.identity import cohort_of, identify, open_set_threshold, threshold_of
+    from engine.shape import ShapeGallery, sequence_shape
     model, meta = _encoder(args)
     if args.threshold is None:
         threshold_of(meta)  # fails early, naming the fix, when the checkpoint has none
     with Gallery(args.gallery, create=False) as g:
         names, emb = g.embeddings(meta["fingerprint"])
+        shapes = None if args.no_shape else ShapeGallery(g.shapes(meta["fingerprint"]), names)
         stale = g.stale(meta["fingerprint"])
     if stale:
         print(f"warning: {len(stale)} enrollment(s) belong to another checkpoint and are not used; run "
@@ -65,7 +68,7 @@ def cmd_identify(args) -> None:
             seconds = float(seq.timestamps[-1] - seq.timestamps[0])
             threshold = (args.threshold if args.threshold is not None
                          else open_set_threshold(meta, seconds, people, cohort))
-            m = identify(e, names, emb, threshold, args.top)
+            m = identify(e, names, emb, threshold, args.top, None if args.no_shape else sequence_shape(seq), shapes)
             tracks.append((len(windows), seq.meta.get("track"), m, threshold))
         _, _, best, threshold = max(tracks, key=lambda t: t[0])  # the longest track speaks for the file
         row = {"file": path, **best.to_dict(), "threshold": round(threshold, 4),
@@ -78,7 +81,8 @@ def cmd_identify(args) -> None:
         return
     for r in results:
         top = ", ".join(f"{t['name']} {t['score']:.3f}" for t in r["top"])
-        print(f"{r['file']}: {r['decision']} ({r['score']:.3f}; threshold {r['threshold']:.3f}; top: {top})")
+        print(f"{r['file']}: {r['decision']} ({r['score']:.3f}; threshold {r['threshold']:.3f}; "
+              f"ranked by {r['cue']}; top: {top})")
 
 
 def cmd_gallery(args) -> None:
@@ -136,12 +140,15 @@ def register(sub) -> None:
                        "(cosine), or 'unknown' when the best score is under the open-set threshold. The "
                        "threshold is set against the gallery in use (its people's cross-person scores, with "
                        "the checkpoint's calibration; engine/identity.py), so it holds on a sensor nobody "
-                       "calibrated. --json prints a list of {file, decision, score, threshold, cohort, top: "
-                       "[{name, score}]}.")
+                       "calibrated. With two or more people enrolled, people are ranked by gait and body "
+                       "shape together (engine/shape.py; --no-shape: gait alone); the named person's gait "
+                       "score still has to clear the threshold. --json prints a list of {file, decision, "
+                       "score, cue, threshold, cohort, top: [{name, score}]}.")
     s.add_argument("inputs", nargs="+", metavar="FILE")
     s.add_argument("--json", action="store_true")
     s.add_argument("--threshold", type=float, help="override the checkpoint's threshold")
     s.add_argument("--top", type=int, default=5, help="how many people to list")
+    s.add_argument("--no-shape", action="store_true", help="rank by gait alone (no body-shape cue)")
     common(s)
     s.set_defaults(func=cmd_identify)
 

@@ -2,7 +2,8 @@
 
 A person's score is their best enrollment's cosine similarity to the query (embeddings are
 L2-normalised). The decision is the best person's name when that score clears the threshold,
-else "unknown".
+else "unknown". With body-shape descriptors (`engine.shape`), people are ranked by the fused gait
+and shape score, and the first is named when their gait score clears the threshold.
 
 A threshold in raw cosine units does not survive a new sensor, room or population: every score
 shifts (people all look alike through a sensor with fewer joints). So the threshold is set
@@ -33,12 +34,16 @@ UNKNOWN = "unknown"
 
 @dataclass
 class Match:
+    """A decision, the gait score it was taken on, the top people (in the ranking's order, with
+    their gait scores) and the cue that ranked them ("gait", or "gait+shape": `engine.shape`)."""
+
     decision: str
     score: float
     top: list[tuple[str, float]] = field(default_factory=list)
+    cue: str = "gait"
 
     def to_dict(self) -> dict:
-        return {"decision": self.decision, "score": round(self.score, 4),
+        return {"decision": self.decision, "score": round(self.score, 4), "cue": self.cue,
                 "top": [{"name": n, "score": round(s, 4)} for n, s in self.top]}
 
 
@@ -53,13 +58,38 @@ def person_scores(query: np.ndarray, names: list[str], embeddings: np.ndarray) -
     return sorted(best.items(), key=lambda kv: -kv[1])
 
 
-def identify(query: np.ndarray, names: list[str], embeddings: np.ndarray, threshold: float, k: int = 5) -> Match:
-    """The open-set decision for one query embedding, with the top ``k`` people."""
+def identify(query: np.ndarray, names: list[str], embeddings: np.ndarray, threshold: float, k: int = 5,
+             shape=None, shapes=None) -> Match:
+    """The open-set decision for one query embedding, with the top ``k`` people.
+
+    With the query's body shape ``shape`` and the enrollments' ``shapes`` (`engine.shape.Shapes`,
+    rows in the order of ``names``, or a `ShapeGallery` of them), and at least two people of the query's skeleton family
+    enrolled with one, people are ranked by the fused gait and shape score
+    (`engine.shape.fuse`); the named person is the first of that ranking, accepted when *their
+    gait score* clears ``threshold``. So the calibrated open-set rule is unchanged, and fusion
+    can only turn an accepted stranger into an unknown, never the reverse."""
     ranked = person_scores(query, names, embeddings)
     if not ranked:
         return Match(UNKNOWN, 0.0, [])
+    cue = "gait"
+    evidence = None
+    if shape is not None and shapes is not None and len(ranked) >= 2:
+        from engine.shape import ShapeGallery
+        if not isinstance(shapes, ShapeGallery):
+            shapes = ShapeGallery(shapes, names)
+        evidence = shapes.evidence(shape)
+    if evidence is not None:
+        from engine.shape import fuse
+        gait = (embeddings @ unit(np.asarray(query, np.float32)))[None]
+        fused = fuse(gait, evidence[None])[0]
+        best: dict[str, float] = {}
+        for name, s in zip(names, fused.tolist()):
+            best[name] = max(best.get(name, -np.inf), s)
+        gait_of = dict(ranked)
+        ranked = [(n, gait_of[n]) for n in sorted(best, key=lambda n: -best[n])]
+        cue = "gait+shape"
     name, score = ranked[0]
-    return Match(name if score >= threshold else UNKNOWN, score, ranked[:k])
+    return Match(name if score >= threshold else UNKNOWN, score, ranked[:k], cue)
 
 
 def threshold_of(meta: dict, seconds: float | None = None, people: int | None = None) -> float:

@@ -8,7 +8,9 @@
   staggered phases, so a hop's windows spread over its frames rather than all landing on one
   (``stagger``; RESULTS.md has the latency either way). Each window's matching feature (whitened when the checkpoint has a
   whitening) is added to the track's running mean; the mean is matched against the gallery
-  with the checkpoint's threshold for how long the track has walked. A new decision replaces
+  with the checkpoint's threshold for how long the track has walked. With ``shape`` (default), the
+  track's body shape (`engine.shape`, the median over its newest 30 s) ranks people together with
+  the gait score; the open-set test stays on the named person's gait score. A new decision replaces
   the shown one only after ``evidence`` consecutive hops agree (no flicker).
 - Actions (unless ``action`` is off): at a track's first gait window ``action_hop`` seconds
   after its last action window, its newest ``input.seconds`` of history (the action
@@ -25,6 +27,7 @@
 
 from __future__ import annotations
 
+import bisect
 import gc
 import json
 import time
@@ -47,6 +50,7 @@ from engine.models.a3d import glimpse_joints
 from engine.models.sge_la import prepare_last_windows, window_options
 from engine.runtime import load_encoder
 from engine.sequence import SkeletonSequence
+from engine.shape import ShapeGallery, Shapes, describe_rows, family, frame_lengths
 from engine.skeleton import KINECT_V2
 from engine.windows import Key, TrackWindows
 from engine.wire import encode_result, encode_status
@@ -75,6 +79,11 @@ class EngineConfig:
     action_checkpoint: str | None = None  # default: the bundled one
     prototypes: str | None = None  # default: the action checkpoint's own (CHECKPOINT.prototypes.safetensors)
     action_hop: float = 0.5  # seconds between a track's action labels
+    shape: bool = True  # rank people by gait and body shape together (engine/shape.py)
+
+
+SHAPE_FRAMES = 900  # a track's body shape is the median over its newest 30 s (at 30 Hz)
+SHAPE_REFRESH = 15  # frames between two descriptors of a track (a body does not change faster)
 
 
 @dataclass
@@ -89,6 +98,10 @@ class _Track:
     action_t: float = -np.inf  # sensor time of the last action window
     action: str = ""
     action_score: float = 0.0
+    shape_rows: deque = field(default_factory=lambda: deque(maxlen=SHAPE_FRAMES))  # `frame_lengths` rows
+    shape_t: float = -np.inf  # sensor time of the newest frame in shape_rows
+    shape: object = None  # the descriptor (`Shapes`) of shape_rows, refreshed every SHAPE_REFRESH rows
+    shape_new: int = 0  # rows added since it was made
 
 
 class Engine:
@@ -150,6 +163,9 @@ class Engine:
 
     def _reload_gallery(self) -> None:
         self.names, self.embeddings = self.gallery.embeddings(self.meta["fingerprint"])
+        shapes = self.gallery.shapes(self.meta["fingerprint"])
+        self.shapes = (ShapeGallery(shapes, self.names) if self.cfg.shape and np.isfinite(shapes.values).any()
+                       else None)
         self.people = len(set(self.names))
         self.cohort = cohort_of(self.meta, self.names, self.embeddings)
 
@@ -240,10 +256,13 @@ class Engine:
             tr.used_t += max(1, int(late / self.hop + 1e-6)) * self.hop
             tr.total = feats[i] if tr.total is None else tr.total + feats[i]
             tr.windows += 1
+            if self.cfg.shape:
+                self._shape_frames(tr, self.windows.tracks[key])
             seconds = tr.windows * self.hop
             self._enrollment(key, feats[i])
             match = self._decide(tr, seconds)
-            row = {"track": key[1], "decision": tr.shown, "score": round(match.score, 4), "seconds": round(seconds, 2),
+            row = {"track": key[1], "decision": tr.shown, "score": round(match.score, 4), "cue": match.cue,
+                   "seconds": round(seconds, 2),
                    "top": [[n, round(s, 4)] for n, s in match.top]}
             if tr.action:
                 row |= {"action": tr.action, "action_score": round(tr.action_score, 4)}
@@ -295,7 +314,8 @@ class Engine:
     def _decide(self, tr: _Track, seconds: float):
         threshold = (self.cfg.threshold if self.cfg.threshold is not None
                      else open_set_threshold(self.meta, seconds, self.people, self.cohort))
-        match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top)
+        shape = self._shape(tr) if self.shapes is not None else None
+        match = identify(unit(tr.total), self.names, self.embeddings, threshold, self.cfg.top, shape, self.shapes)
         if match.decision == tr.candidate:
             tr.streak += 1
         else:
@@ -303,6 +323,23 @@ class Engine:
         if tr.streak >= self.cfg.evidence or (tr.shown == UNKNOWN and tr.windows <= 1):
             tr.shown = tr.candidate
         return match
+
+    @staticmethod
+    def _shape(tr: _Track) -> Shapes | None:
+        """The track's body shape (its newest `SHAPE_FRAMES` frames), None before any."""
+        if tr.shape_rows and (tr.shape is None or tr.shape_new >= SHAPE_REFRESH):
+            tr.shape = Shapes.one(describe_rows(np.asarray(tr.shape_rows)), family(tr.history.layout))
+            tr.shape_new = 0
+        return tr.shape
+
+    @staticmethod
+    def _shape_frames(tr: _Track, history) -> None:
+        """Add the body-shape rows of the history's frames newer than the track's last."""
+        new = len(history.times) - bisect.bisect_right(history.times, tr.shape_t)
+        if new:
+            tr.shape_rows.extend(frame_lengths(np.stack(history.joints[-new:]), np.stack(history.confidence[-new:])))
+            tr.shape_t = history.times[-1]
+            tr.shape_new += new
 
     # --- enrollment and control --------------------------------------------------------
     def _enrollment(self, key: Key, feat: np.ndarray) -> None:
@@ -317,8 +354,9 @@ class Engine:
         skeleton = SkeletonSequence(np.stack(tr.joints), np.stack(tr.confidence), np.asarray(tr.times),
                                     KINECT_V2, self.fps, {"source": f"live:{key[0]}/{key[1]}"})
         try:
+            shape = self._shape(self.tracks[key])
             self.gallery.enroll(job["name"], [Enrollment(unit(np.mean(job["feats"], 0)), f"live:{key[0]}/{key[1]}",
-                                                         skeleton)], self.meta["name"], self.meta["fingerprint"])
+                                                         skeleton, shape)], self.meta["name"], self.meta["fingerprint"])
             self.counts["enrolled"] += 1
             self._reload_gallery()
         except GalleryError as exc:

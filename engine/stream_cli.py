@@ -71,7 +71,7 @@ def cmd_engine(args) -> None:
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
                        context=args.context, evidence=args.evidence, threshold=args.threshold,
                        threads=args.threads, backend=args.backend, stagger=not args.no_stagger, action=not args.no_action,
-                       action_checkpoint=args.action_checkpoint, prototypes=args.prototypes))
+                       action_checkpoint=args.action_checkpoint, prototypes=args.prototypes, shape=not args.no_shape))
 
 
 def cmd_bench(args) -> None:
@@ -190,6 +190,8 @@ def register(sub) -> None:
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
     s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
+    s.add_argument("--no-shape", action="store_true", help="rank people by gait alone (default: gait and body "
+                   "shape together, engine/shape.py; the open-set test stays on the gait score)")
     s.add_argument("--action-checkpoint", help="action checkpoint (default: the bundled one); its prototypes are "
                    "CHECKPOINT.prototypes.safetensors beside it unless --prototypes names others")
     s.add_argument("--prototypes", help="action prototypes from `skelstream prototypes` (default: the action "

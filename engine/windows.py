@@ -28,6 +28,7 @@ class _Track:
     joints: list[np.ndarray] = field(default_factory=list)
     confidence: list[np.ndarray] = field(default_factory=list)
     seen: float = 0.0  # receive clock of the last frame
+    layout: str = ""  # the layout name of its newest frame (whose skeleton definition it is)
 
 
 class TrackWindows:
@@ -56,6 +57,7 @@ class TrackWindows:
             tr.joints.append(joints[b])
             tr.confidence.append(conf[b])
             tr.seen = now
+            tr.layout = frame.layout.name
             while tr.times[-1] - tr.times[0] > self.history:
                 del tr.times[0], tr.joints[0], tr.confidence[0]
 

@@ -18,6 +18,7 @@ import pytest
 
 from engine.checkpoint import load_gait
 from engine.datasets import open_dataset
+from engine.shape import sequence_shape
 from engine.embed import gait_embedding
 from engine.gallery import Enrollment, Gallery
 from engine.identity import UNKNOWN
@@ -53,7 +54,8 @@ def test_live_engine_names_the_enrolled_and_not_the_strangers(kgbd_root, tmp_pat
     model, meta = load_gait()
     with Gallery(tmp_path / "g.db") as g:
         for p in people[:20]:
-            g.enroll(p, [Enrollment(gait_embedding(model, meta, ds.read(w))[0], str(w)) for w in walks[p][:-1]],
+            seqs = [(w, ds.read(w)) for w in walks[p][:-1]]
+            g.enroll(p, [Enrollment(gait_embedding(model, meta, s)[0], str(w), shape=sequence_shape(s)) for w, s in seqs],
                      meta["name"], meta["fingerprint"])
     probes = {p: walks[p][-1] for p in people[:10]} | {p: walks[p][0] for p in people[20:]}
     order = list(probes)
@@ -75,6 +77,7 @@ def test_live_engine_names_the_enrolled_and_not_the_strangers(kgbd_root, tmp_pat
     assert len(strangers) == 5, final  # people never enrolled stay unknown
     assert all(final[p] in (p, UNKNOWN) for p in order[:10]), final  # and nobody enrolled a wrong one
     assert status and status["missing"] == 0 and not status["rejected"]
+    assert all(tr["cue"] == "gait+shape" for tr in rows)  # every decision ranked by gait and body shape
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
@@ -95,7 +98,8 @@ def test_live_engine_runs_a_15_joint_openni_stream(tmp_path, backend, request):
     model, meta = load_gait()
     with Gallery(tmp_path / "g.db") as g:
         for p in people[:3]:
-            g.enroll(p, [Enrollment(gait_embedding(model, meta, ds.read(walk[(p, "e01")]))[0], "e01")],
+            seq = ds.read(walk[(p, "e01")])
+            g.enroll(p, [Enrollment(gait_embedding(model, meta, seq)[0], "e01", shape=sequence_shape(seq))],
                      meta["name"], meta["fingerprint"])
     paths = [walk[(p, "e02")] for p in people]
     with live_engine(tmp_path, paths, 2.0, (b"result/", b"status"), backend=backend) as (sub, sender):
@@ -107,5 +111,6 @@ def test_live_engine_runs_a_15_joint_openni_stream(tmp_path, backend, request):
     for rows in results.values():
         assert all(np.isfinite(r["score"]) and r["decision"] in people[:3] + [UNKNOWN] for r in rows)
         assert any(r.get("action") for r in rows)
+        assert rows[-1]["cue"] == "gait+shape"  # OpenNI's body shape ranks too (its 10 given features)
     assert status and not status["rejected"] and status["people"] == 3 and status["backend"].startswith(backend)
     assert status["cohort"]["source"] == "gallery+training" and status["cohort"]["pairs"] == 3

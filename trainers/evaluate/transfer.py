@@ -22,6 +22,11 @@ gallery-normalised decision and the raw cosine threshold (`threshold_of`, calibr
 side by side. Bone lengths have no open-set rule (no calibration); their open-set figures are
 left out.
 
+Beside the model alone, "model+shape": people ranked by its gait scores fused with body shape
+(`engine.shape`, what identify and the engine do), and "shape" alone; in the open set,
+"normalised+shape" names the fused ranking's first when their gait score clears the normalised
+threshold.
+
 Bone lengths: per sequence the median length of each bone of the canonical tree whose two ends
 the sensor gives (not filled), over the frames that have both; two sequences compare by the RMS
 difference over the bones both have. Body size is identity here, so no scaling.
@@ -43,7 +48,9 @@ from engine.datasets.cache import extract
 from engine.embed import gait_embedding
 from engine.identity import cohort_of, open_set_threshold, threshold_of
 from engine.sequence import SkeletonSequence
-from engine.skeleton import BONES, INDEX, to_canonical
+from engine.shape import ShapeGallery, Shapes, describe, frame_lengths, fuse, median_lengths, rms_scores, shape_scores
+from engine.shape import family as skeleton_family
+from engine.skeleton import BONES, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
 from trainers.evaluate.reid import per_person
 from trainers.evaluate.robustness import CONDITIONS
@@ -57,52 +64,57 @@ def bone_features(seq: SkeletonSequence) -> np.ndarray:
     """Median length of each of `BONES` over the frames giving both its ends, [len(BONES)];
     NaN for a bone the sensor does not give (in under half the frames)."""
     joints, conf, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
-    a = np.array([INDEX[p] for p, _ in BONES])
-    b = np.array([INDEX[c] for _, c in BONES])
-    length = np.linalg.norm(joints[:, b] - joints[:, a], axis=-1)
-    ok = (conf[:, a] > 0) & (conf[:, b] > 0)
-    out = np.full(len(BONES), np.nan)
-    for k in np.flatnonzero(ok.mean(0) >= 0.5):
-        out[k] = np.median(length[ok[:, k], k])
-    return out
+    return median_lengths(frame_lengths(joints, conf)[:, :len(BONES)])
 
 
 def bone_scores(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     """Similarity [P, G] of bone-length features: minus the RMS difference over shared bones."""
-    if np.isfinite(probe).all() and np.isfinite(gallery).all():  # every bone shared: no [P, G, B] array
-        p, g = probe.astype(np.float64), gallery.astype(np.float64)
-        sq = (p ** 2).sum(1)[:, None] + (g ** 2).sum(1)[None] - 2 * p @ g.T
-        return -np.sqrt(np.maximum(sq, 0) / max(p.shape[1], 1))
-    d = probe[:, None, :] - gallery[None, :, :]
-    shared = np.isfinite(d)
-    sq = np.where(shared, d, 0.0) ** 2
-    rms = np.sqrt(sq.sum(-1) / np.maximum(shared.sum(-1), 1))
-    return np.where(shared.any(-1), -rms, -np.inf)
+    return rms_scores(probe, gallery)
 
 
 @dataclass
 class Encoded:
-    """Sequences encoded: person, group (walk or view), embedding, bone lengths, seconds walked."""
+    """Sequences encoded: person, group (walk or view), embedding, bone lengths, seconds walked,
+    body-shape descriptor and its skeleton family (`engine.shape`)."""
 
     person: np.ndarray
     group: np.ndarray
     emb: np.ndarray
     bones: np.ndarray
     seconds: np.ndarray
+    shape: np.ndarray
+    family: np.ndarray
 
     def take(self, rows: np.ndarray) -> "Encoded":
-        return Encoded(self.person[rows], self.group[rows], self.emb[rows], self.bones[rows], self.seconds[rows])
+        return Encoded(self.person[rows], self.group[rows], self.emb[rows], self.bones[rows], self.seconds[rows],
+                       self.shape[rows], self.family[rows])
 
 
 def encode_sequences(model, meta: dict, seqs: list[SkeletonSequence], person: list[str], group: list[str],
-                     desc: str) -> Encoded:
-    """Gait embeddings (`gait_embedding`, as enroll/identify make them) and bone lengths."""
-    emb, bones, secs = [], [], []
+                     desc: str, family: str | None = None) -> Encoded:
+    """Gait embeddings (`gait_embedding`, as enroll/identify make them), bone lengths and body
+    shapes (of skeleton ``family``, default each sequence's layout's)."""
+    emb, bones, secs, shapes, families = [], [], [], [], []
     for seq in tqdm(seqs, desc=desc, disable=None, leave=False):
         emb.append(gait_embedding(model, meta, seq)[0])
         bones.append(bone_features(seq))
         secs.append(len(seq) / seq.fps)
-    return Encoded(np.asarray(person), np.asarray(group), np.stack(emb), np.stack(bones), np.asarray(secs))
+        shapes.append(describe(seq.joints, seq.confidence, seq.layout))
+        families.append(family if family is not None else skeleton_family(seq.layout))
+    return Encoded(np.asarray(person), np.asarray(group), np.stack(emb), np.stack(bones), np.asarray(secs),
+                   np.stack(shapes), np.asarray(families))
+
+
+def fused_scores(probe: Encoded, gallery: Encoded) -> np.ndarray:
+    """Gait and body shape fused, [P, G], per probe as `engine.identity.identify` does (shape
+    evidence from the enrollments of the probe's skeleton family; gait alone without any)."""
+    out = probe.emb @ gallery.emb.T
+    shapes = ShapeGallery(Shapes(gallery.shape, gallery.family), gallery.person)
+    for i in range(len(out)):
+        ev = shapes.evidence(Shapes(probe.shape[i:i + 1], probe.family[i:i + 1]))
+        if ev is not None:
+            out[i] = fuse(out[i:i + 1], ev[None])[0]
+    return out
 
 
 def closed_set(scores: np.ndarray, p_person: np.ndarray, g_person: np.ndarray) -> dict:
@@ -119,7 +131,8 @@ def open_set(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
     gallery-normalised threshold and with the raw one, and the cohort sources seen."""
     people = np.unique(gallery.person)
     folds = np.array_split(np.random.default_rng(0).permutation(people), min(10, len(people)))
-    counts = {rule: {"named": 0, "enrolled": 0, "rejected": 0, "strangers": 0} for rule in ("normalised", "raw")}
+    rules = ("normalised", "normalised+shape", "raw")
+    counts = {rule: {"named": 0, "enrolled": 0, "rejected": 0, "strangers": 0} for rule in rules}
     sources: dict[str, int] = {}
     for fold in folds:
         enrolled = ~np.isin(gallery.person, fold)
@@ -129,13 +142,16 @@ def open_set(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
         if cohort is not None:
             sources[cohort.source] = sources.get(cohort.source, 0) + 1
         n = len(set(names))
-        scores = per_person(probe.emb @ g.emb.T, g.person, np.unique(g.person))
-        top = np.unique(g.person)[scores.argmax(1)]
-        best = scores.max(1)
+        classes = np.unique(g.person)
+        scores = per_person(probe.emb @ g.emb.T, g.person, classes)
+        # gait+shape: the fused ranking names, the named person's gait score is tested (as identify)
+        first = per_person(fused_scores(probe, g), g.person, classes).argmax(1) if n >= 2 else scores.argmax(1)
         stranger = np.isin(probe.person, fold)
         for rule in counts:
-            thr = np.array([open_set_threshold(meta, s, n, cohort) if rule == "normalised"
-                            else threshold_of(meta, s, n) for s in probe.seconds])
+            pick = first if rule == "normalised+shape" else scores.argmax(1)
+            top, best = classes[pick], scores[np.arange(len(pick)), pick]
+            thr = np.array([threshold_of(meta, s, n) if rule == "raw"
+                            else open_set_threshold(meta, s, n, cohort) for s in probe.seconds])
             accept = best >= thr
             c = counts[rule]
             c["named"] += int((accept & (top == probe.person) & ~stranger).sum())
@@ -146,7 +162,7 @@ def open_set(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
                   "far": 100 - 100 * c["rejected"] / max(c["strangers"], 1), "enrolled_probes": c["enrolled"],
                   "stranger_probes": c["strangers"]} for rule, c in counts.items()}
     if "cohort" not in meta["identity"]:
-        del out["normalised"]  # a checkpoint without cohort calibration has the raw rule only
+        del out["normalised"], out["normalised+shape"]  # without cohort calibration: the raw rule only
     out["folds"], out["cohort_sources"] = len(folds), sources
     return out
 
@@ -156,6 +172,8 @@ def compare(meta: dict, probe: Encoded, gallery: Encoded) -> dict:
     (probes of people the split does not enroll at all are left out)."""
     probe = probe.take(np.flatnonzero(np.isin(probe.person, gallery.person)))
     return {"model": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person),
+            "model+shape": closed_set(fused_scores(probe, gallery), probe.person, gallery.person),
+            "shape": closed_set(shape_scores(probe.shape, gallery.shape, gallery.person), probe.person, gallery.person),
             "bones": closed_set(bone_scores(probe.bones, gallery.bones), probe.person, gallery.person),
             "open_set": open_set(meta, probe, gallery) if "threshold" in (meta.get("identity") or {}) else None}
 
@@ -199,6 +217,9 @@ def protocol_rotations(model, meta: dict, name: str) -> dict:
 # probe joint sets -> how `skelstream eval robustness` makes them (the same sequence transforms)
 REDUCTIONS = {"all": "reference", "export18": "joints_export18", "openni15": "joints_openni15",
               "mediapipe": "mediapipe_joints"}
+# the probes' skeleton family (`engine.shape.family`): fewer joints of the same tracker keep
+# KGBD's (None: as read); MediaPipe's spine is made from hips and shoulders, another definition
+REDUCED_FAMILY = {"all": None, "export18": "kinect_v1", "openni15": "kinect_v1", "mediapipe": "mediapipe"}
 
 
 def kgbd_split_items(meta: dict, split: str = "test"):
@@ -235,7 +256,7 @@ def protocol_kgbd(model, meta: dict, joint_sets: tuple[str, ...] = KGBD_JOINT_SE
         change = CONDITIONS[REDUCTIONS[sensor]] or (lambda seq, _item: seq)
         probe = encode_sequences(model, meta, [change(s, None) for s in probes],
                                  [it.meta["subject"] for it in p_items], [sensor] * len(p_items),
-                                 f"encoding kgbd probes ({sensor})")
+                                 f"encoding kgbd probes ({sensor})", REDUCED_FAMILY[sensor])
         rows[f"probes with {sensor} joints"] = compare(meta, probe, gallery)
     return {"rotations": rows, "sequences": len(g_items) + len(p_items), "people": len(set(gallery.person))}
 
@@ -251,10 +272,10 @@ def evaluate(checkpoint: str | None, protocols: tuple[str, ...] = PROTOCOLS, dev
             o = row["open_set"]
             text = "open set: not calibrated (skelstream eval calibrate --write)"
             if o:
-                norm = o.get("normalised", o["raw"])
-                text = (f"open set {'normalised' if 'normalised' in o else 'raw'}: named {norm['named']:5.1f} rejected "
-                        f"{norm['rejected']:5.1f}; raw: named {o['raw']['named']:5.1f} rejected {o['raw']['rejected']:5.1f}")
+                text = "; ".join(f"{rule}: named {o[rule]['named']:5.1f} rejected {o[rule]['rejected']:5.1f}"
+                                 for rule in ("normalised", "normalised+shape", "raw") if rule in o)
             print(f"{name:<7} {split:<28} model Rank-1 {row['model']['rank1']:5.1f} mAP {row['model']['map']:5.1f} | "
+                  f"+shape Rank-1 {row['model+shape']['rank1']:5.1f} | shape {row['shape']['rank1']:5.1f} | "
                   f"bones Rank-1 {row['bones']['rank1']:5.1f} mAP {row['bones']['map']:5.1f} | {text}", flush=True)
     return out
 
@@ -273,11 +294,12 @@ def plot(results: list[dict], path: Path) -> None:
         for k, res in enumerate(results):
             row = res["protocols"][name]["mean" if split == "mean" else "rotations"]
             row = row if split == "mean" else row[split]
-            for who, style in (("model", "-"), ("bones", ":")):
+            for who, style in (("model", "-"), ("model+shape", "--"), ("bones", ":")):
                 if who == "bones" and k:
                     continue  # the same for every checkpoint
                 curve = row[who]["cmc"]
-                label = f"{res['checkpoint'] if who == 'model' else 'bone lengths'} ({curve[0]:.0f})"
+                name = {"model": res["checkpoint"], "model+shape": f"{res['checkpoint']} + shape"}.get(who, "bone lengths")
+                label = f"{name} ({curve[0]:.0f})"
                 ax.plot(np.arange(1, len(curve) + 1), curve, style, label=label)
         ax.set_title(f"{name}: {split}", fontsize=9)
         ax.set_xlabel("rank")

@@ -3,7 +3,7 @@
 issue 13: KARD's walks, NW-UCLA a04 across views, KGBD's held-out walks (all joints and
 OpenNI-15 probes). Writes test.json beside this file.
 
-    python results/transfer/shape/test_once.py
+    python results/transfer/shape/test_once.py   (test.json, test.log; run once, after the choice)
 """
 import json
 import sys
