@@ -55,7 +55,7 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
         checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True,
-        backend: str = "torch", threads: int = 1) -> dict:
+        backend: str = "torch", threads: int = 1, context: float | None = None) -> dict:
     """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
     folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
     # a sensor per SENSOR_BODIES walkers (several Kinects, not one frame of hundreds of bodies)
@@ -72,6 +72,7 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
             "--threads", str(threads)]
     args += [] if stagger else ["--no-stagger"]
     args += [] if action else ["--no-action"]
+    args += [] if context is None else ["--context", str(context)]
     engine = _cli(*args, *(["--checkpoint", checkpoint] if checkpoint else []))
     ctx = zmq.Context()
     sensors = []
@@ -170,7 +171,8 @@ def main(args) -> None:
             if backend in over:
                 continue
             r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
-                    action=not args.no_action, backend=backend, threads=args.threads)
+                    action=not args.no_action, backend=backend, threads=args.threads,
+                    context=args.context)
             rows.append(r)
             drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
                      + r["results_dropped"] + r["sensor_dropped"])

@@ -68,7 +68,7 @@ class EngineConfig:
     checkpoint: str | None = None
     device: str = "auto"
     backend: str = "torch"  # torch | onnx (ONNX Runtime; `engine.runtime`)
-    context: float = 1.0  # seconds of history levelled together with each window
+    context: float = 4.0  # seconds of history levelled with each window (a track younger than that: 1 s, see infer)
     timeout: float = 2.0  # seconds before a silent track is retired
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
     top: int = 5
@@ -82,6 +82,7 @@ class EngineConfig:
     shape: bool = True  # rank people by gait and body shape together (engine/shape.py)
 
 
+FIRST_CONTEXT = 1.0  # seconds levelled with a young track's windows (until it has `context` seconds)
 SHAPE_FRAMES = 900  # a track's body shape is the median over its newest 30 s (at 30 Hz)
 SHAPE_REFRESH = 15  # frames between two descriptors of a track (a body does not change faster)
 
@@ -124,7 +125,8 @@ class Engine:
         self.f = int(self.meta["input"]["window"])
         self.fps = float(self.meta["input"].get("fps", 30.0))
         self.options = window_options(self.meta["input"])
-        self.n_ctx = max(1, round(cfg.context * self.fps / self.f)) * self.f
+        self.n_first = max(1, round(min(FIRST_CONTEXT, cfg.context) * self.fps / self.f)) * self.f
+        self.n_ctx = max(self.n_first, round(cfg.context * self.fps / self.f) * self.f)
         self.hop = self.f / self.fps
         self.action_model = None
         if cfg.action:
@@ -231,10 +233,21 @@ class Engine:
         due = [k for k, h in self.windows.tracks.items() if h.times[-1] >= self._track(k).used_t + self.hop - 1e-6]
         if not due:
             return
-        keys, joints, conf = self.windows.ready(self.fps, self.n_ctx, among=due)
+        # each window is levelled (made upright) over the track's last `context` seconds, like a
+        # whole enrolled walk is; a track younger than that over its first second, so it gets
+        # a decision after one second (two groups of the batch, one model call)
+        full = (self.n_ctx - 1) / self.fps - 1e-6
+        keys, xs = [], []
+        for n, group in ((self.n_ctx, [k for k in due if self.windows.span(k) >= full]),
+                         (self.n_first, [k for k in due if self.windows.span(k) < full])):
+            if group:
+                got, joints, conf = self.windows.ready(self.fps, n, among=group)
+                if got:
+                    keys += got
+                    xs.append(prepare_last_windows(joints, conf, self.f, **self.options))
         if not keys:
             return
-        x = prepare_last_windows(joints, conf, self.f, **self.options)
+        x = xs[0] if len(xs) == 1 else np.concatenate(xs)
         batch = torch.from_numpy(x)
         if self.input_device.type == "cuda":
             batch = batch.pin_memory().to(self.device, non_blocking=True)
@@ -307,7 +320,7 @@ class Engine:
             # turn) so the hop's windows spread over its frames: smaller batches, lower latency
             phase = self.counts["tracks_seen"] % self.f if self.cfg.stagger else 0
             self.counts["tracks_seen"] += 1
-            first = history.times[0] + (self.n_ctx - 1 + phase) / self.fps
+            first = history.times[0] + (self.n_first - 1 + phase) / self.fps
             self.tracks[key] = _Track(history=history, used_t=first - self.hop)
         return self.tracks[key]
 

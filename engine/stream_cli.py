@@ -186,7 +186,9 @@ def register(sub) -> None:
     s.add_argument("--no-stagger", action="store_true",
                    help="encode all tracks that appeared together on the same frame (one big batch per hop) "
                    "instead of spreading their windows over the hop's frames")
-    s.add_argument("--context", type=float, default=1.0, help="seconds levelled with each window")
+    s.add_argument("--context", type=float, default=4.0,
+                   help="seconds of a track's history levelled (made upright) with each window, as a whole "
+                   "enrolled walk is (default 4; a track younger than that: its first second)")
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
     s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
     s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
@@ -241,5 +243,6 @@ def register(sub) -> None:
     s.add_argument("--threads", type=int, default=1, help="engine: its CPU inference threads")
     s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
     s.add_argument("--no-action", action="store_true", help="engine: gait identities only, no action labels")
+    s.add_argument("--context", type=float, help="engine: seconds levelled with each window (default: the engine's, 4)")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     s.set_defaults(func=cmd_bench)
