@@ -8,7 +8,6 @@ requests have short timeouts; replays publish from their own thread.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import time
@@ -37,11 +36,18 @@ def share_gl_contexts() -> None:
     QtCore.QCoreApplication.setAttribute(QtCore.Qt.AA_ShareOpenGLContexts)
 
 
+_COLOURS: dict[str, int] = {}  # name -> palette index, in order of first appearance
+
+
 def identity_colour(name: str) -> tuple[float, float, float]:
-    """A stable colour per name (grey for unknown)."""
+    """A colour per name, kept for the session (grey for unknown). Names take the palette's
+    colours in the order they first appear, so the first len(PALETTE) people all differ (a hash
+    of the name gave two of the demo's four walkers the same colour)."""
     if name == "unknown":
         return UNKNOWN_COLOUR
-    return PALETTE[int(hashlib.md5(name.encode()).hexdigest(), 16) % len(PALETTE)]
+    if name not in _COLOURS:
+        _COLOURS[name] = len(_COLOURS) % len(PALETTE)
+    return PALETTE[_COLOURS[name]]
 
 
 def to_view(points: np.ndarray) -> np.ndarray:

@@ -188,6 +188,14 @@ def test_dashboard_shows_the_engine_gone_and_reconnects(qtbot, engine):
     client.close()
 
 
+def test_every_person_on_screen_gets_a_colour_of_their_own():
+    from app.window import PALETTE, UNKNOWN_COLOUR, identity_colour
+    names = ["Ada", "Brian", "Chloe", "Dmitri"] + [f"Person{i:03d}" for i in range(len(PALETTE) - 4)]
+    colours = [identity_colour(n) for n in names]
+    assert len(set(colours)) == len(names) and UNKNOWN_COLOUR not in colours
+    assert identity_colour("Brian") == colours[1] and identity_colour("unknown") == UNKNOWN_COLOUR
+
+
 @pytest.mark.skipif(sys.version_info >= (3, 12), reason="None is immortal from Python 3.12")
 def test_redrawing_does_not_release_none(qtbot):
     # PySide6 6.12.0 drops a reference to None on every pyqtgraph paint: the app aborts with
