@@ -225,15 +225,19 @@ class Gallery:
         return done, stale - done
 
     def export(self, path: str | Path) -> Path:
-        """Everything stored, as JSON (names, sources, times, checkpoints, embeddings); mode 0600."""
+        """Everything stored, as JSON (names, sources, times, checkpoints, embeddings, body shapes);
+        mode 0600."""
         out = []
         for p in self.people():
             rows = self.db.execute(
-                "SELECT e.checkpoint, e.fingerprint, e.source, e.created, e.embedding, e.frames FROM enrollments e "
-                "JOIN people p ON p.id = e.person WHERE p.name=? ORDER BY e.id", (p.name,)).fetchall()
+                "SELECT e.checkpoint, e.fingerprint, e.source, e.created, e.embedding, e.frames, e.shape, e.shape_family "
+                "FROM enrollments e JOIN people p ON p.id = e.person WHERE p.name=? ORDER BY e.id", (p.name,)).fetchall()
             out.append({"name": p.name, "created": p.created, "enrollments": [
                 {"checkpoint": ck, "fingerprint": fp, "source": src, "created": t, "skeleton_frames": fr,
-                 "embedding": np.frombuffer(e, "<f4").round(6).tolist()} for ck, fp, src, t, e, fr in rows]})
+                 "embedding": np.frombuffer(e, "<f4").round(6).tolist(),
+                 "shape": None if sh is None else [None if not np.isfinite(v) else round(float(v), 5)
+                                                   for v in np.frombuffer(sh, "<f4")],
+                 "shape_family": fam} for ck, fp, src, t, e, fr, sh, fam in rows]})
         path = Path(path)
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

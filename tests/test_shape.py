@@ -139,7 +139,16 @@ def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
         migrated = g.shapes("f1")
         assert g.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
     np.testing.assert_allclose(migrated.values[0], shapes[0], rtol=1e-6)
-    assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["", "", ""]  # B gave a descriptor but no skeleton: nothing to refill from
+    assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["", "", ""]
+    # the descriptors are biometric data: exported with everything else, deleted with the person
+    import json
+    with Gallery(path) as g:
+        exported = json.loads(g.export(tmp_path / "out.json").read_text())["people"]
+        assert exported[0]["enrollments"][0]["shape"][:3] == [round(float(v), 5) for v in shapes[0][:3]]
+        assert exported[2]["enrollments"][0]["shape"] is None
+        a_shape = g.db.execute("SELECT shape FROM enrollments ORDER BY id").fetchone()[0]
+        g.remove("A")
+    assert not any(a_shape in f.read_bytes() for f in tmp_path.glob("g.db*"))  # B gave a descriptor but no skeleton: nothing to refill from
 
 
 def test_a_bad_descriptor_is_refused_and_nothing_is_stored(tmp_path):
