@@ -5,8 +5,10 @@ name, and the 5 strangers stay unknown. The open-set threshold is set against th
 cross-person scores (engine/identity.py; 5 % false-accept rate per stranger, calibrated on the
 shipped float16 weights). With the sensor-independent default (issue 13: it reads only the joints
 every sensor gives) these walks' whole-walk scores name 8 of 10 (one is ranked wrong, one scores
-0.42); live, two more sit within 0.02 of the threshold and end unknown: 6 of 10 (the previous
-Kinect-only default named 8 with a raw threshold). The walks play in real time (speed 1) with action labels off: a
+0.42). Live, each window levelled over the track's last 1 s, two more sat within 0.02 of the
+threshold and ended unknown: 6 of 10; levelled over 4 s as whole walks are (the engine now), 7
+of 10, ranked by gait and body shape (the previous Kinect-only default named 8 with a raw
+threshold). The walks play in real time (speed 1) with action labels off: a
 decision accumulates the track's windows, and an engine that falls behind skips windows to catch
 up, so at 3x speed on a loaded 2-core CI machine a late-named walker (Person010, named after
 ~15 s) could end the walk unnamed."""
