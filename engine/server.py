@@ -426,6 +426,7 @@ class Engine:
                 "resets": self.windows.counts["resets"], "retired": self.windows.counts["retired"],
                 "windows": self.counts["windows"], "enrolling": len(self.enrolling),
                 "people": self.people, "cohort": self.cohort.to_dict() if self.cohort else None,
+                "shape": self.shapes is not None,
                 "latency_ms_p50": float(np.percentile(lat, 50)),
                 "latency_ms_p99": float(np.percentile(lat, 99)),
                 "batch_mean": float(np.mean(self.batches)) if self.batches else 0.0,

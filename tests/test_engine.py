@@ -116,3 +116,4 @@ def test_live_engine_runs_a_15_joint_openni_stream(tmp_path, backend, request):
         assert rows[-1]["cue"] == "gait+shape"  # OpenNI's body shape ranks too (its 10 given features)
     assert status and not status["rejected"] and status["people"] == 3 and status["backend"].startswith(backend)
     assert status["cohort"]["source"] == "gallery+training" and status["cohort"]["pairs"] == 3
+    assert status["shape"]  # the enrolled walks' body shapes rank too
