@@ -47,8 +47,9 @@ def figures(probe: Encoded, gallery: Encoded) -> dict:
             "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"]}
 
 
-def rotations(model, meta, name: str, actions: list[str], key: str) -> dict:
-    """Per action, each value of ``key`` enrolled and the others probes; mean Rank-1 of both candidates."""
+def rotations(model, meta, name: str, actions: list[str], key: str, mirrors: bool = True) -> dict:
+    """Per action, each value of ``key`` enrolled and the others probes; mean Rank-1 of both
+    candidates (``mirrors`` False: `plain` only)."""
     ds = open_dataset(extract(name))
     out = {"plain": {"fused": [], "gait": []}, "mirror": {"fused": [], "gait": []}}
     for action in actions:
@@ -65,26 +66,29 @@ def rotations(model, meta, name: str, actions: list[str], key: str) -> dict:
             if not len(pi) or len(np.unique(enc.person[gi])) < 2:
                 continue
             gallery = enc.take(gi)
-            both = with_mirrors(model, meta, gallery, [seqs[i] for i in gi])
+            both = with_mirrors(model, meta, gallery, [seqs[i] for i in gi]) if mirrors else None
             for cand, gal in (("plain", gallery), ("mirror", both)):
+                if gal is None:
+                    continue
                 for k, v in figures(enc.take(pi), gal).items():
                     out[cand][k].append(v)
     short = out.pop("short_clips_left_out", 0)
-    return {**{c: {k: float(np.mean(v)) for k, v in d.items()} for c, d in out.items()}, "short_clips_left_out": short}
+    return {**{c: {k: float(np.mean(v)) for k, v in d.items()} for c, d in out.items() if d["fused"]},
+            "short_clips_left_out": short}
 
 
-def kgbd(model, meta, split: str, sensors=("all",)) -> dict:
+def kgbd(model, meta, split: str, sensors=("all",), mirrors: bool = True) -> dict:
     ds, g_items, p_items = kgbd_split_items(meta, split)
     g_seqs = [ds.read(it.path) for it in g_items]
     gallery = encode_sequences(model, meta, g_seqs, [it.meta["subject"] for it in g_items], ["g"] * len(g_items), "kgbd")
-    both = with_mirrors(model, meta, gallery, g_seqs)
+    both = with_mirrors(model, meta, gallery, g_seqs) if mirrors else None
     out = {}
     for sensor in sensors:
         change = CONDITIONS[REDUCTIONS[sensor]] or (lambda seq, _item: seq)
         probe = encode_sequences(model, meta, [change(ds.read(it.path), None) for it in p_items],
                                  [it.meta["subject"] for it in p_items], [sensor] * len(p_items), f"kgbd {sensor}",
                                  REDUCED_FAMILY[sensor])
-        out[sensor] = {"plain": figures(probe, gallery), "mirror": figures(probe, both)}
+        out[sensor] = {"plain": figures(probe, gallery)} | ({"mirror": figures(probe, both)} if mirrors else {})
     return out
 
 
