@@ -10,8 +10,8 @@ is deleted with them. Tables:
   (canonical joints float32 [T, 25, 3], confidence [T, 25], timestamps [T]) so it can be
   re-encoded when the checkpoint changes, and its body-shape descriptor (`engine.shape`, float32
   bytes; NULL when neither a descriptor nor a skeleton was given) with its skeleton family;
-- ``meta``: the schema version (2; a version-1 file gets the shape column on opening, filled
-  from the skeletons it stores).
+- ``meta``: the schema version (2; a version-1 file gets the shape columns on opening, filled
+  from the skeletons it stores, their skeleton family inferred from the joints they hold).
 
 An enrollment of a person is one transaction: a process killed midway leaves no partial person.
 Nothing is pickled: arrays are raw little-endian bytes with their shapes.
@@ -101,13 +101,15 @@ class Gallery:
             raise GalleryError(f"{self.path}: gallery schema {version[0]}, this skelstream reads {SCHEMA_VERSION}")
 
     def _migrate_1(self) -> None:
-        """Schema 1 -> 2: the shape column, filled from the stored skeletons, in one transaction."""
+        """Schema 1 -> 2: the shape columns, filled from the stored skeletons (their skeleton
+        family inferred: `engine.shape.infer_family`), in one transaction."""
+        from engine.shape import infer_family
         with _transaction(self.db):
             self.db.execute("ALTER TABLE enrollments ADD COLUMN shape BLOB")
             self.db.execute("ALTER TABLE enrollments ADD COLUMN shape_family TEXT")
-            for eid, seq in self._skeletons():  # stored canonical: the sensor's family is not known ("")
-                self.db.execute("UPDATE enrollments SET shape=?, shape_family='' WHERE id=?",
-                                (_shape_row(seq, None)[0], eid))
+            for eid, seq in self._skeletons():  # stored canonical: the family from what it holds
+                self.db.execute("UPDATE enrollments SET shape=?, shape_family=? WHERE id=?",
+                                (_shape_row(seq, None)[0], infer_family(seq.joints, seq.confidence), eid))
             self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     def _skeletons(self, where: str = "", args: tuple = ()):

@@ -12,8 +12,9 @@ dynamics change. The descriptor (`describe`) is, per sequence, the median over i
 Skeleton trackers define joints differently (OpenNI's hips are not Kinect's; MediaPipe's spine
 is made from its hips and shoulders), so descriptors compare only within one skeleton family
 (`family`: Kinect v1 under any of its file layouts, Kinect v2, OpenNI, MediaPipe, or a custom
-layout's own name; "" when unknown, which compares with any). Enrollments of another family
-give no shape evidence (z-score 0 in `fuse`).
+layout's own name). Enrollments of another family give no shape evidence (z-score 0 in `fuse`).
+A stored canonical skeleton whose layout was not recorded (galleries of schema 1) gets its family
+back from what it holds (`infer_family`), or "" (unknown), which compares with nothing.
 
 Two descriptors compare by minus the RMS difference over the features both give, each feature
 divided by its spread between the people of the gallery in use (`shape_scores`; the place's own
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.skeleton import BONES, INDEX, to_canonical
+from engine.skeleton import BONES, CANONICAL, INDEX, to_canonical
 
 _A = np.array([INDEX[p] for p, _ in BONES])
 _B = np.array([INDEX[c] for _, c in BONES])
@@ -74,8 +75,27 @@ class Shapes:
         return Shapes(np.asarray(values, np.float32)[None], np.array([family]))
 
     def comparable(self, other: str) -> np.ndarray:
-        """[N] bool: which of these compare with a descriptor of family ``other``."""
-        return (self.family == other) | (self.family == "") | (other == "")
+        """[N] bool: which of these compare with a descriptor of family ``other`` (an unknown
+        family, "", compares with nothing)."""
+        return (self.family == other) & (self.family != "")
+
+
+def infer_family(joints: np.ndarray, confidence: np.ndarray) -> str:
+    """The family of a canonical skeleton ``joints [T, 25, 3]`` / ``confidence [T, 25]`` whose
+    layout was not recorded, from the joints it gives: Kinect v1's 20 or OpenNI's 15 say so; all
+    25 (in at least half the frames) are MediaPipe's when its SpineBase is exactly the hips'
+    midpoint (how that layout derives it), else Kinect v2's (as are the 18 of a Kinect v2 export); "" otherwise."""
+    from engine.missing import SENSOR_JOINTS
+    given = {CANONICAL[i] for i in np.flatnonzero((confidence > 0).mean(0) >= 0.5)}  # a lost frame or two
+    for sensor, fam in (("kinect_v1", "kinect_v1"), ("openni15", "openni"), ("export18", "kinect_v2")):
+        if given == set(SENSOR_JOINTS[sensor]):
+            return fam
+    if given == set(SENSOR_JOINTS["kinect_v2"]):
+        mid = (joints[:, INDEX["HipLeft"]] + joints[:, INDEX["HipRight"]]) / 2
+        both = (confidence[:, [INDEX["SpineBase"], INDEX["HipLeft"], INDEX["HipRight"]]] > 0).all(1)
+        off = np.abs(joints[both, INDEX["SpineBase"]] - mid[both])
+        return "mediapipe" if both.any() and off.max() < 1e-4 else "kinect_v2"
+    return ""
 
 
 def frame_lengths(joints: np.ndarray, confidence: np.ndarray) -> np.ndarray:

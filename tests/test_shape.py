@@ -109,8 +109,26 @@ def test_shapes_compare_only_within_one_skeleton_family():
     assert m.cue == "gait+shape" and m.decision == "B"
     fused = fuse(np.array([[0.9, 0.9, 0.9]]), np.array([[-1.0, 0.0, np.nan]]))
     np.testing.assert_allclose(fused, [[-0.5, 0.5, 0.0]], atol=1e-6)
-    unknown = Shapes(values, np.array(["", "", ""]))  # galleries migrated from schema 1
-    assert identify(e[0], names, emb, 0.5, shape=probe, shapes=unknown).cue == "gait+shape"
+    unknown = Shapes(values, np.array(["", "", ""]))  # a family nobody could tell compares with nothing
+    assert identify(e[0], names, emb, 0.5, shape=probe, shapes=unknown).cue == "gait"
+
+
+def test_a_stored_skeletons_family_is_inferred_from_its_joints():
+    from engine.missing import SENSOR_JOINTS
+    from engine.shape import infer_family
+    seq = _body()
+    assert infer_family(seq.joints, seq.confidence) == "kinect_v2"
+    from engine.skeleton import LAYOUTS, to_canonical
+    landmarks = np.random.default_rng(1).normal(size=(20, len(LAYOUTS["mediapipe"]), 3)).astype(np.float32)
+    mp, mp_conf, _ = to_canonical(landmarks, np.ones(landmarks.shape[:2], np.float32), LAYOUTS["mediapipe"])
+    assert infer_family(mp, mp_conf) == "mediapipe"  # its SpineBase is made as the hips' midpoint
+    for sensor, fam in (("kinect_v1", "kinect_v1"), ("openni15", "openni"), ("export18", "kinect_v2")):
+        conf = np.zeros_like(seq.confidence)
+        conf[:, [INDEX[j] for j in SENSOR_JOINTS[sensor]]] = 1
+        assert infer_family(seq.joints, conf) == fam
+    conf = seq.confidence.copy()
+    conf[:, INDEX["Head"]] = 0  # no sensor's joint set
+    assert infer_family(seq.joints, conf) == ""
 
 
 def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
@@ -139,7 +157,7 @@ def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
         migrated = g.shapes("f1")
         assert g.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
     np.testing.assert_allclose(migrated.values[0], shapes[0], rtol=1e-6)
-    assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["", "", ""]
+    assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["kinect_v2", "", ""]
     # the descriptors are biometric data: exported with everything else, deleted with the person
     import json
     with Gallery(path) as g:
@@ -160,13 +178,16 @@ def test_a_bad_descriptor_is_refused_and_nothing_is_stored(tmp_path):
 
 @pytest.mark.realdata
 def test_kard_openni_gives_the_features_of_its_joints():
+    from engine.shape import infer_family
     """KARD's 15 OpenNI joints: no hands, feet or spine base, so those bones are not given; every
     other feature is, with lengths of an adult body."""
     from engine.datasets import open_dataset
     from conftest import _dataset
     ds = open_dataset(_dataset("kard")).filter(lambda m: m["action"] == "a14")
-    shape = sequence_shape(ds.read(ds.items[0].path))
-    assert shape.family[0] == "openni"
+    seq = ds.read(ds.items[0].path)
+    shape = sequence_shape(seq)
+    stored = seq.canonical()  # what a gallery keeps: the family is told by the joints it holds
+    assert shape.family[0] == "openni" == infer_family(stored.joints, stored.confidence)
     d = dict(zip(FEATURES, shape.values[0]))
     missing = {k for k, v in d.items() if not np.isfinite(v)}
     assert missing == {"Wrist-Hand", "Hand-HandTip", "Wrist-Thumb", "SpineBase-Hip", "Ankle-Foot",
