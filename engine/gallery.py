@@ -205,7 +205,7 @@ class Gallery:
         for i, (b, _) in enumerate(rows):
             if b is not None and len(b) == 4 * len(FEATURES):
                 out[i] = np.frombuffer(b, "<f4")
-        return Shapes(out, np.array([f or "" for _, f in rows], dtype=object).astype(str))
+        return Shapes(out, np.array([f or "" for _, f in rows], dtype=str))
 
     def stale(self, fingerprint: str) -> list[tuple[str, str, bool]]:
         """Enrollments of another checkpoint: (name, source, has its skeleton)."""

@@ -28,6 +28,7 @@ from statistics import NormalDist
 import numpy as np
 
 from engine.embed import unit
+from engine.shape import ShapeGallery, Shapes, fuse
 
 UNKNOWN = "unknown"
 
@@ -47,47 +48,43 @@ class Match:
                 "top": [{"name": n, "score": round(s, 4)} for n, s in self.top]}
 
 
+def _per_person(names: list[str], scores: np.ndarray) -> dict[str, float]:
+    """Each person's best score over their enrollments (``scores`` in the order of ``names``)."""
+    best: dict[str, float] = {}
+    for name, s in zip(names, scores.tolist()):
+        best[name] = max(best.get(name, -np.inf), s)
+    return best
+
+
 def person_scores(query: np.ndarray, names: list[str], embeddings: np.ndarray) -> list[tuple[str, float]]:
     """Each enrolled person's best cosine similarity to ``query`` [D], best first."""
     if not names:
         return []
-    sims = embeddings @ unit(np.asarray(query, np.float32))
-    best: dict[str, float] = {}
-    for name, s in zip(names, sims.tolist()):
-        best[name] = max(best.get(name, -1.0), s)
+    best = _per_person(names, embeddings @ unit(np.asarray(query, np.float32)))
     return sorted(best.items(), key=lambda kv: -kv[1])
 
 
 def identify(query: np.ndarray, names: list[str], embeddings: np.ndarray, threshold: float, k: int = 5,
-             shape=None, shapes=None) -> Match:
+             shape: Shapes | None = None, shapes: Shapes | ShapeGallery | None = None) -> Match:
     """The open-set decision for one query embedding, with the top ``k`` people.
 
-    With the query's body shape ``shape`` and the enrollments' ``shapes`` (`engine.shape.Shapes`,
-    rows in the order of ``names``, or a `ShapeGallery` of them), and at least two people of the query's skeleton family
-    enrolled with one, people are ranked by the fused gait and shape score
+    With the query's body ``shape`` and the enrollments' ``shapes`` (rows in the order of
+    ``names``, or a `ShapeGallery` of them), and at least two people of the query's skeleton
+    family enrolled with one, people are ranked by the fused gait and shape score
     (`engine.shape.fuse`); the named person is the first of that ranking, accepted when *their
     gait score* clears ``threshold``. So the calibrated open-set rule is unchanged, and fusion
     can only turn an accepted stranger into an unknown, never the reverse."""
-    ranked = person_scores(query, names, embeddings)
-    if not ranked:
+    if not names:
         return Match(UNKNOWN, 0.0, [])
-    cue = "gait"
-    evidence = None
-    if shape is not None and shapes is not None and len(ranked) >= 2:
-        from engine.shape import ShapeGallery
-        if not isinstance(shapes, ShapeGallery):
-            shapes = ShapeGallery(shapes, names)
-        evidence = shapes.evidence(shape)
-    if evidence is not None:
-        from engine.shape import fuse
-        gait = (embeddings @ unit(np.asarray(query, np.float32)))[None]
-        fused = fuse(gait, evidence[None])[0]
-        best: dict[str, float] = {}
-        for name, s in zip(names, fused.tolist()):
-            best[name] = max(best.get(name, -np.inf), s)
-        gait_of = dict(ranked)
-        ranked = [(n, gait_of[n]) for n in sorted(best, key=lambda n: -best[n])]
-        cue = "gait+shape"
+    sims = embeddings @ unit(np.asarray(query, np.float32))
+    gait_of = _per_person(names, sims)
+    rank_of, cue = gait_of, "gait"
+    if shape is not None and shapes is not None and len(gait_of) >= 2:
+        gallery = shapes if isinstance(shapes, ShapeGallery) else ShapeGallery(shapes, names)
+        evidence = gallery.evidence(shape)
+        if evidence is not None:
+            rank_of, cue = _per_person(names, fuse(sims[None], evidence[None])[0]), "gait+shape"
+    ranked = [(n, gait_of[n]) for n in sorted(rank_of, key=lambda n: -rank_of[n])]
     name, score = ranked[0]
     return Match(name if score >= threshold else UNKNOWN, score, ranked[:k], cue)
 

@@ -237,9 +237,11 @@ class Engine:
         # whole enrolled walk is; a track younger than that over its first second, so it gets
         # a decision after one second (two groups of the batch, one model call)
         full = (self.n_ctx - 1) / self.fps - 1e-6
+        groups: dict[int, list[Key]] = {self.n_ctx: [], self.n_first: []}
+        for k in due:
+            groups[self.n_ctx if self.windows.span(k) >= full else self.n_first].append(k)
         keys, xs = [], []
-        for n, group in ((self.n_ctx, [k for k in due if self.windows.span(k) >= full]),
-                         (self.n_first, [k for k in due if self.windows.span(k) < full])):
+        for n, group in groups.items():
             if group:
                 got, joints, conf = self.windows.ready(self.fps, n, among=group)
                 if got:

@@ -50,11 +50,10 @@ RIGID = (("ShoulderLeft", "ShoulderRight"), ("HipLeft", "HipRight"), ("SpineShou
          ("Head", "SpineShoulder"))
 FEATURES: tuple[str, ...] = tuple([_NAMES[i].replace("Left", "") for i, _ in _PAIRS] + [_NAMES[i] for i in _UNPAIRED]
                                   + [f"{a}-{b}" for a, b in RIGID])
-ROWS = len(BONES) + len(RIGID)  # per-frame values `frame_lengths` gives
 
 
 _FAMILIES = {"kinect_v1": "kinect_v1", "kgbd": "kinect_v1", "msr_action3d": "kinect_v1", "utd_mhad": "kinect_v1",
-             "nwucla": "kinect_v1", "kinect_v2": "kinect_v2", "kard": "openni", "mediapipe": "mediapipe"}
+             "kinect_v2": "kinect_v2", "kard": "openni", "mediapipe": "mediapipe"}
 
 
 def family(layout) -> str:
@@ -99,7 +98,7 @@ def infer_family(joints: np.ndarray, confidence: np.ndarray) -> str:
 
 
 def frame_lengths(joints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Per frame, every bone's length and the rigid distances, ``[T, ROWS]`` from canonical
+    """Per frame, every bone's length and the rigid distances, ``[T, len(BONES) + len(RIGID)]`` from canonical
     ``joints [T, 25, 3]`` and ``confidence [T, 25]``; NaN where an end is not given."""
     given = confidence > 0
     bones = np.linalg.norm(joints[:, _B] - joints[:, _A], axis=-1)
@@ -158,6 +157,11 @@ def rms_scores(probe: np.ndarray, gallery: np.ndarray) -> np.ndarray:
     return np.where(shared.any(-1), -rms, -np.inf)
 
 
+def scaled_rms(probe: np.ndarray, gallery: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """`rms_scores` with every feature divided by ``scale`` (None: unscaled)."""
+    return rms_scores(probe, gallery) if scale is None else rms_scores(probe / scale, gallery / scale)
+
+
 def gallery_scale(gallery: np.ndarray, names: list[str] | np.ndarray) -> np.ndarray | None:
     """Each feature's spread between the gallery's people (std of their mean descriptors; a
     feature with none, the median spread); None below 3 people or without any spread."""
@@ -176,8 +180,7 @@ def gallery_scale(gallery: np.ndarray, names: list[str] | np.ndarray) -> np.ndar
 
 def shape_scores(probe: np.ndarray, gallery: np.ndarray, names: list[str] | np.ndarray) -> np.ndarray:
     """Similarity ``[P, G]`` of descriptors, scaled by `gallery_scale` of the enrolled people."""
-    scale = gallery_scale(gallery, names)
-    return rms_scores(probe, gallery) if scale is None else rms_scores(probe / scale, gallery / scale)
+    return scaled_rms(probe, gallery, gallery_scale(gallery, names))
 
 
 def znorm(scores: np.ndarray) -> np.ndarray:
@@ -224,9 +227,8 @@ class ShapeGallery:
         ok, scale, enough = self._of(str(query.family[0]))
         if not enough or not np.isfinite(query.values).any():
             return None
-        q, g = query.values, self.shapes.values[ok]
         out = np.full(len(self.names), np.nan)
-        out[ok] = (rms_scores(q, g) if scale is None else rms_scores(q / scale, g / scale))[0]
+        out[ok] = scaled_rms(query.values, self.shapes.values[ok], scale)[0]
         return out
 
 

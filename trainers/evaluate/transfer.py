@@ -48,7 +48,7 @@ from engine.datasets.cache import extract
 from engine.embed import gait_embedding
 from engine.identity import cohort_of, open_set_threshold, threshold_of
 from engine.sequence import SkeletonSequence
-from engine.shape import ShapeGallery, Shapes, describe, frame_lengths, fuse, median_lengths, rms_scores, shape_scores
+from engine.shape import ShapeGallery, Shapes, describe_rows, frame_lengths, fuse, median_lengths, rms_scores, shape_scores
 from engine.shape import family as skeleton_family
 from engine.skeleton import BONES, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
@@ -97,9 +97,10 @@ def encode_sequences(model, meta: dict, seqs: list[SkeletonSequence], person: li
     emb, bones, secs, shapes, families = [], [], [], [], []
     for seq in tqdm(seqs, desc=desc, disable=None, leave=False):
         emb.append(gait_embedding(model, meta, seq)[0])
-        bones.append(bone_features(seq))
+        rows = frame_lengths(*to_canonical(seq.joints, seq.confidence, seq.layout)[:2])  # per-frame lengths, once
+        bones.append(median_lengths(rows[:, :len(BONES)]))  # = bone_features(seq)
+        shapes.append(describe_rows(rows))  # = engine.shape.describe
         secs.append(len(seq) / seq.fps)
-        shapes.append(describe(seq.joints, seq.confidence, seq.layout))
         families.append(family if family is not None else skeleton_family(seq.layout))
     return Encoded(np.asarray(person), np.asarray(group), np.stack(emb), np.stack(bones), np.asarray(secs),
                    np.stack(shapes), np.asarray(families))

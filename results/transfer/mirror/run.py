@@ -21,8 +21,8 @@ from engine.embed import gait_embedding
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2, mirror, to_canonical
 from trainers.evaluate.robustness import CONDITIONS
-from trainers.evaluate.transfer import (REDUCED_FAMILY, REDUCTIONS, Encoded, closed_set, encode_sequences,
-                                        fused_scores, kgbd_split_items)
+from trainers.evaluate.transfer import (REDUCED_FAMILY, REDUCTIONS, Encoded, bone_scores, closed_set,
+                                        encode_sequences, fused_scores, kgbd_split_items)
 
 HERE = Path(__file__).parent
 
@@ -43,15 +43,17 @@ def with_mirrors(model, meta, enc: Encoded, seqs: list) -> Encoded:
 
 
 def figures(probe: Encoded, gallery: Encoded) -> dict:
+    """Rank-1 of the fused ranking, of gait alone and of the bone-length baseline (same split)."""
     return {"fused": closed_set(fused_scores(probe, gallery), probe.person, gallery.person)["rank1"],
-            "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"]}
+            "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"],
+            "bones": closed_set(bone_scores(probe.bones, gallery.bones), probe.person, gallery.person)["rank1"]}
 
 
 def rotations(model, meta, name: str, actions: list[str], key: str, mirrors: bool = True) -> dict:
     """Per action, each value of ``key`` enrolled and the others probes; mean Rank-1 of both
     candidates (``mirrors`` False: `plain` only)."""
     ds = open_dataset(extract(name))
-    out = {"plain": {"fused": [], "gait": []}, "mirror": {"fused": [], "gait": []}}
+    out = {"plain": {"fused": [], "gait": [], "bones": []}, "mirror": {"fused": [], "gait": [], "bones": []}}
     for action in actions:
         items = [it for it in ds.items if it.meta["action"] == action]
         seqs = [ds.read(it.path) for it in items]

@@ -4,7 +4,7 @@ adopted ones live in `engine.shape` (``rigid`` is `engine.shape.describe`, ``rig
 import numpy as np
 
 from engine import shape as adopted
-from engine.shape import rms_scores, znorm  # noqa: F401  (validate.py's fusion)
+from engine.shape import scaled_rms, znorm  # noqa: F401  (validate.py's fusion)
 from trainers.evaluate.transfer import bone_features
 
 N_RIGID = len(adopted.RIGID)
@@ -17,13 +17,12 @@ def describe(seq) -> dict:
 
 
 def scaled_scores(probe: np.ndarray, gallery: np.ndarray, g_person: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
-    """`rms_scores` after dividing every feature by ``scale``; None: the gallery's spread between
+    """`scaled_rms` after dividing every feature by ``scale``; None: the gallery's spread between
     its people (`engine.shape.shape_scores`)."""
     if scale is None:
         return adopted.shape_scores(probe, gallery, g_person)
     scale = np.where(np.isfinite(scale) & (scale > 1e-6), scale, np.nan)
-    scale = np.where(np.isfinite(scale), scale, np.nanmedian(scale))
-    return rms_scores(probe / scale, gallery / scale)
+    return scaled_rms(probe, gallery, np.where(np.isfinite(scale), scale, np.nanmedian(scale)))
 
 
 def within_spread(feats: np.ndarray, person: np.ndarray) -> np.ndarray:
