@@ -150,6 +150,10 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
             "sensor_dropped": sensor_dropped, "sensors": len(groups)}
 
 
+def _write_json(path: str, rate: float, threads: int, limit_ms: float, rows: list[dict]) -> None:
+    Path(path).write_text(json.dumps({"rate": rate, "threads": threads, "limit_ms": limit_ms, "results": rows}, indent=2))
+
+
 CURVE = (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256)
 
 
@@ -179,6 +183,8 @@ def main(args) -> None:
             print(f"{n:>7} {backend:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}"
                   f"{r['wire_p99_ms']:>9.2f}{r['results_per_s']:>11.1f}{r['results_expected_per_s']:>9.1f}"
                   f"{r['batch_mean']:>7.1f}{drops:>7}  {r['device']}", flush=True)
+            if args.json:  # after every row, so a run stopped part-way still leaves its figures
+                _write_json(args.json, args.rate, args.threads, frame_ms, rows)
             if args.curve and not (r["e2e_p99_ms"] < frame_ms and r["results_per_s"] >= 0.95 * r["results_expected_per_s"]):
                 over.add(backend)  # this backend's curve ends here: p99 past one frame, or results falling behind
         if args.curve and over >= set(backends):
@@ -191,5 +197,4 @@ def main(args) -> None:
             print(f"{backend}: most tracks at {args.rate:g} Hz with p99 under {frame_ms:.1f} ms: "
                   f"{max(held) if held else 0}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rate": args.rate, "threads": args.threads, "limit_ms": frame_ms,
-                                               "results": rows}, indent=2))
+        _write_json(args.json, args.rate, args.threads, frame_ms, rows)

@@ -187,7 +187,7 @@ def _methods():
 @pytest.mark.parametrize("method", _methods())
 def test_every_method_trains_two_steps_through_the_one_trainer_and_resumes(method, kgbd_root, msr_root, tmp_path):
     args = [method, *_method_args(method, kgbd_root, msr_root), f"out={tmp_path}", "steps_per_epoch=2", "device=cpu"]
-    metrics = run_main([*args, "epochs=1"])
+    metrics = run_main([*args, "epochs=1", "snapshots=1"])
     first = metrics["history"][0]
     assert metrics["epochs"] == 1 and first["val_loss"] > 0 and np.isfinite(first["val_loss"])
     assert any(k.startswith("train_") and v > 0 for k, v in first.items())
@@ -195,6 +195,9 @@ def test_every_method_trains_two_steps_through_the_one_trainer_and_resumes(metho
     assert saved, "no checkpoint written"
     from engine.checkpoint import read_meta
     assert all(read_meta(p)["method"] == method for p in saved)
+    snap = sorted((tmp_path / "epoch1").glob("*.json"))  # snapshots=1: epoch 1's model kept apart
+    assert [p.name for p in snap] == sorted(p.name for p in saved)
+    assert all(read_meta(p)["metrics"]["kept"] == "snapshot" and read_meta(p)["metrics"]["epoch"] == 1 for p in snap)
     # resume continues: epoch 1 is read back, not trained again, and epoch 2 follows
     metrics = run_main([*args, "epochs=2", "--resume"])
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]

@@ -37,6 +37,7 @@ class TrainConfig:
     multi_view: bool = False  # clips: a second viewpoint of the same action instance as each clip's pair
     clip: float = 5.0  # gradient value clipping (0: off)
     patience: int = 10
+    snapshots: str = ""  # comma list of epochs whose model is also kept as OUT/epochN/ (a schedule's trajectory)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bfloat16 autocast on CUDA
@@ -53,6 +54,10 @@ class TrainConfig:
             self.milestone_epochs = [int(m) for m in str(self.milestones).split(",") if m.strip()]
         except ValueError:
             raise ValueError(f"milestones: a comma list of epochs, got {self.milestones!r}") from None
+        try:
+            self.snapshot_epochs = {int(m) for m in str(self.snapshots).split(",") if m.strip()}
+        except ValueError:
+            raise ValueError(f"snapshots: a comma list of epochs, got {self.snapshots!r}") from None
         if self.schedule == "step" and not self.milestone_epochs:
             raise ValueError("schedule=step needs milestones (e.g. milestones=18,50)")
         if self.warmup < 0:

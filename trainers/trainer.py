@@ -150,10 +150,12 @@ class Trainer:
                              "minutes": (time.time() - self.start) / 60},
                 "metrics": metrics}
 
-    def _save_checkpoints(self, data, val_loss: float) -> list[Path]:
-        run = self.run_meta(data, {"val_loss": val_loss, "epoch": self.epoch,
-                                   "kept": "last epoch" if self.keep_last else "best validation loss"})
-        return [checkpoint.save(self.out / name, module, meta)
+    def _save_checkpoints(self, data, val_loss: float, folder: Path | None = None) -> list[Path]:
+        kept = "snapshot" if folder else ("last epoch" if self.keep_last else "best validation loss")
+        run = self.run_meta(data, {"val_loss": val_loss, "epoch": self.epoch, "kept": kept})
+        folder = folder or self.out
+        folder.mkdir(parents=True, exist_ok=True)
+        return [checkpoint.save(folder / name, module, meta)
                 for name, (module, meta) in self.method.checkpoints(run).items()]
 
     def _report(self, data, saved: list[Path]) -> dict:
@@ -240,6 +242,8 @@ class Trainer:
                 print(json.dumps(record), flush=True)
                 if improved or self.keep_last:
                     saved = self._save_checkpoints(data, val_loss)
+                if self.epoch in cfg.snapshot_epochs:
+                    self._save_checkpoints(data, val_loss, self.out / f"epoch{self.epoch}")
                 self._save_state()
         if self.keep_last and not saved and self.main and self.history:  # resumed after the last epoch
             saved = self._save_checkpoints(data, self.history[-1]["val_loss"])

@@ -3,6 +3,7 @@
 # whose end-to-end p99 stays under 25 ms, PyTorch and ONNX Runtime side by side, on CUDA.
 #
 #   bash results/engine/gpu_bench.sh            # writes $OUT/gpu_engine.json (OUT defaults to results/engine)
+#   BENCH_SECONDS=5 BENCH_WARMUP=2 bash ...     # shorter loads (default 10 s after 3 s of warm-up)
 #
 # Run from the repository root on a machine with an NVIDIA GPU and the project's packages
 # (torch with CUDA; onnxruntime-gpu for the ONNX rows). Nothing is installed: without network
@@ -13,7 +14,7 @@ OUT="${OUT:-results/engine}"
 mkdir -p "$OUT"
 PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}"
 "$PY" - <<'PY'
-import importlib, sys
+import importlib.util, sys
 missing = [m for m in ("torch", "numpy", "zmq", "msgpack", "safetensors", "scipy", "yaml") if importlib.util.find_spec(m) is None]
 if missing:
     sys.exit(f"gpu_bench: missing Python packages: {', '.join(missing)} (pip install -e . where there is network)")
@@ -31,4 +32,4 @@ BACKENDS=torch
 "$PY" -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())" 2>/dev/null && BACKENDS=torch,onnx
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$OUT/gpu_info.csv" 2>/dev/null || true
 "$PY" -m engine.cli bench engine --curve --device cuda --backend "$BACKENDS" --limit-ms 25 --threads 1 \
-    --seconds 10 --json "$OUT/gpu_engine.json"
+    --seconds "${BENCH_SECONDS:-10}" --warmup "${BENCH_WARMUP:-3}" --json "$OUT/gpu_engine.json"
