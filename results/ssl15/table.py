@@ -19,7 +19,14 @@ ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)"),
         ("byol_aggressive_nwucla", "BYOL, aggressive pipeline both sides, NW-UCLA"),
         ("byol_conservative_nwucla", "BYOL, conservative pipeline both sides, NW-UCLA"),
         ("crrl_msr", "CRRL, MSR alone"),
-        ("byol_msr", "BYOL, MSR alone"))
+        ("byol_msr", "BYOL, MSR alone"),
+        # the GPU session (results/gpu/RULE.md): width 1, 68- and 300-epoch schedules, kept along the way
+        ("gpu_e68_byol_w1_epoch22", "BYOL 1x (H200), 68-epoch schedule, epoch 22"),
+        ("gpu_e68_byol_w1_epoch45", "BYOL 1x (H200), 68-epoch schedule, epoch 45"),
+        ("gpu_e68_byol_w1_epoch68", "BYOL 1x (H200), 68 epochs"),
+        ("gpu_byol_w1_e300_epoch100", "BYOL 1x (H200), 300-epoch schedule, epoch 100"),
+        ("gpu_byol_w1_e300_epoch200", "BYOL 1x (H200), 300-epoch schedule, epoch 200"),
+        ("gpu_byol_w1_e300_epoch300", "BYOL 1x (H200), 300 epochs"))
 FOLDER = {"action_isc": ROOT.parent / "isc_all" / "eval"}  # issue 14's summaries; the rest: ROOT / "eval"
 
 
