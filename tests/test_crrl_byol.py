@@ -100,6 +100,26 @@ def test_crrl_variants_need_the_right_teacher_and_cml_contrasts_coordinates_with
     assert torch.allclose(k1, k2, atol=1e-6)
 
 
+def test_crrl_motion_input_is_kept_by_its_checkpoint(tmp_path):
+    """``motion=true`` (not the paper's): the encoder reads positions and motion; the checkpoint
+    rebuilds the same encoder, features equal, and the reconstruction target stays the positions."""
+    from engine import checkpoint
+    from engine.checkpoint import load_action
+    from trainers.methods.crrl import CRRL, CRRLConfig
+    torch.manual_seed(0)
+    m = CRRL(CRRLConfig(fusion="ser", hidden=16, mlp=32, frames=12, motion=True)).eval()
+    assert m.student.motion and m.student.gru.input_size == 6 * m.decoder.out.out_features // 3
+    x = torch.randn(3, 12, m.decoder.out.out_features // 3, 3)
+    terms = m(x, torch.Generator().manual_seed(0))
+    assert set(terms) == {"reconstruct"} and torch.isfinite(terms["reconstruct"])
+    run = {"training": {}, "metrics": {}}
+    (name, (enc, meta)), = m.checkpoints(run).items()
+    path = checkpoint.save(tmp_path / name, enc, meta)
+    loaded, meta = load_action(path)
+    assert meta["architecture"]["motion"] is True
+    torch.testing.assert_close(loaded(x), m.student(x))
+
+
 def test_ema_follows_the_cosine_schedule_from_0_99_to_1():
     assert ema_coefficient(0.99, 0.0) == pytest.approx(0.99)
     assert ema_coefficient(0.99, 0.5) == pytest.approx(0.995)

@@ -8,3 +8,5 @@ R() { name=$1; shift; .venv/bin/python trainers/run.py crrl "$@" > results/crrl/
 R cml_nwucla --config trainers/configs/crrl_cml_nwucla.yaml
 R crrl_nwucla --config trainers/configs/crrl_nwucla.yaml
 R ser_nwucla --config trainers/configs/crrl_nwucla.yaml fusion=ser teacher= out=runs/crrl_ser_nwucla
+# fourth session (results/isc_all/RULE.md, fifth addendum): SER alone with ISC's motion input (not the paper's)
+R ser_motion_nwucla --config trainers/configs/crrl_nwucla.yaml fusion=ser teacher= motion=true out=runs/crrl_ser_motion_nwucla

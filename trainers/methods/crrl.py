@@ -71,6 +71,7 @@ class CRRLConfig:
     temperature: float = 0.1
     distill_weight: float = 0.1
     velocity_scale: float = 1.0  # the velocities as the paper takes them (raw frame differences)
+    motion: bool = False  # not the paper's: the encoders also see each joint's frame-to-frame motion (ISC's input)
 
     def __post_init__(self):
         if self.fusion not in FUSIONS:
@@ -124,7 +125,7 @@ class CRRL(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.trains_cml, self.trains_ser, self.teacher_kind, self.teacher_use = FUSIONS[cfg.fusion]
-        enc = dict(hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)
+        enc = dict(hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout, motion=cfg.motion)
         d = 2 * cfg.hidden
         gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 31, (1,))))
         if self.trains_cml:
@@ -195,7 +196,8 @@ class CRRL(nn.Module):
         enc, c = self.encoder(), self.cfg
         return {c.fusion: (enc, {
             "method": "crrl", "fusion": c.fusion,
-            "architecture": {"kind": "seq", "hidden": c.hidden, "layers": c.layers, "dropout": c.dropout},
+            "architecture": {"kind": "seq", "hidden": c.hidden, "layers": c.layers, "dropout": c.dropout,
+                             "motion": c.motion},
             "input": {"joints": list(SKELETON_JOINTS), "frames": c.frames, "seconds": LIVE_SECONDS,
                       "view": "`engine.models.action.action_view` (first-frame SpineBase at the origin, "
                               "mean torso axis upright, mean facing direction -z)"},
