@@ -42,6 +42,28 @@ class Whitening:
         return cls(mean.astype(np.float32), np.ascontiguousarray(proj, np.float32))
 
 
+class ActionLabels:
+    """Nearest-prototype action labels: a window's score for an action is its best cosine to that
+    action's prototypes; a track's label is the action with the highest mean score over its last
+    windows (`label` of a history of `scores` rows; one row: the nearest prototype's action)."""
+
+    def __init__(self, names: list[str], prototypes: np.ndarray, labels: np.ndarray):
+        order = np.argsort(labels, kind="stable")
+        self.prototypes = np.ascontiguousarray(prototypes[order], np.float32)
+        self.actions, self.starts = np.unique(labels[order], return_index=True)
+        self.names = [names[int(a)] for a in self.actions]
+
+    def scores(self, emb: np.ndarray) -> np.ndarray:
+        """``[N, actions]``: each unit embedding's best cosine per action."""
+        return np.maximum.reduceat(emb @ self.prototypes.T, self.starts, axis=1)
+
+    def label(self, history) -> tuple[str, float]:
+        """The action (and its mean score) of a sequence of `scores` rows."""
+        mean = np.mean(np.asarray(history), 0)
+        best = int(mean.argmax())
+        return self.names[best], float(mean[best])
+
+
 def window_features(model, encodings: np.ndarray) -> np.ndarray:
     """Matching features of window encodings [N, D]: whitened when the checkpoint has a
     whitening (``model.whitening``), else L2-normalised."""

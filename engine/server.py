@@ -16,8 +16,9 @@
   after its last action window, its newest ``input.seconds`` of history (the action
   checkpoint's, resampled to its ``input.frames``) is encoded by the action encoder, all such
   tracks of that frame in one batch, right after that frame's results went out (so actions do
-  not delay identities); the label, the nearest labelled prototype (`skelstream prototypes`)
-  and its cosine score, goes out with the track's next result.
+  not delay identities); the label, the action whose nearest labelled prototype (`skelstream
+  prototypes`) scores best on average over the track's last ``action_smooth`` windows, and that
+  mean cosine score, goes out with the track's next result.
 - Publishes per sensor a result message (decisions, top-k, action label and score, attention
   of the newest window) and, every second, a status message (rates, latency percentiles,
   drops, batch sizes).
@@ -42,7 +43,7 @@ import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
 from engine.checkpoint import load_prototypes, prototypes_for
-from engine.embed import unit, window_features
+from engine.embed import ActionLabels, unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
 from engine.models.action import action_view
@@ -79,6 +80,7 @@ class EngineConfig:
     action_checkpoint: str | None = None  # default: the bundled one
     prototypes: str | None = None  # default: the action checkpoint's own (CHECKPOINT.prototypes.safetensors)
     action_hop: float = 0.5  # seconds between a track's action labels
+    action_smooth: int = 3  # a track's label: the best action on average over its last N action windows (1: the newest)
     shape: bool = True  # rank people by gait and body shape together (engine/shape.py)
 
 
@@ -99,6 +101,7 @@ class _Track:
     action_t: float = -np.inf  # sensor time of the last action window
     action: str = ""
     action_score: float = 0.0
+    action_scores: deque | None = None  # the last `action_smooth` windows' per-action scores
     shape_rows: deque = field(default_factory=lambda: deque(maxlen=SHAPE_FRAMES))  # `frame_lengths` rows
     shape_t: float = -np.inf  # sensor time of the newest frame in shape_rows
     shape: object = None  # the descriptor (`Shapes`) of shape_rows, refreshed every SHAPE_REFRESH rows
@@ -132,8 +135,11 @@ class Engine:
         if cfg.action:
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
-            self.action_names, self.prototypes, self.prototype_labels, _ = load_prototypes(
+            self.action_names, protos, labels, _ = load_prototypes(
                 cfg.prototypes or prototypes_for(cfg.action_checkpoint), self.action_meta["fingerprint"])
+            self.action_labels = ActionLabels(self.action_names, protos, labels)
+            if cfg.action_smooth < 1:
+                raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)
@@ -297,21 +303,22 @@ class Engine:
 
     def _actions(self, keys: list[Key]) -> None:
         """Label the tracks among ``keys`` whose last action window is ``action_hop`` old, in one
-        batch: nearest prototype of the action embedding of their newest window."""
+        batch: the action whose nearest prototype scores best on average over each track's last
+        ``action_smooth`` windows (`engine.embed.ActionLabels`)."""
         due = [k for k in keys if self.windows.tracks[k].times[-1] >= self.tracks[k].action_t + self.cfg.action_hop - 1e-6]
         got, joints, conf = self.windows.ready(self.action_fps, self.action_frames, among=due)
         if not got:
             return
         x = np.stack([action_view(j, c) for j, c in zip(joints, conf)])
         batch = torch.from_numpy(x).to(self.input_device)
-        emb = unit(self.action_model(batch).float().cpu().numpy())
-        scores = emb @ self.prototypes.T
-        best = scores.argmax(1)
+        scores = self.action_labels.scores(unit(self.action_model(batch).float().cpu().numpy()))
         for i, key in enumerate(got):
             tr = self.tracks[key]
             tr.action_t = self.windows.tracks[key].times[-1]
-            tr.action = self.action_names[self.prototype_labels[best[i]]]
-            tr.action_score = float(scores[i, best[i]])
+            if tr.action_scores is None:
+                tr.action_scores = deque(maxlen=self.cfg.action_smooth)
+            tr.action_scores.append(scores[i])
+            tr.action, tr.action_score = self.action_labels.label(tr.action_scores)
         self.counts["action_windows"] += len(got)
 
     def _track(self, key: Key) -> _Track:
@@ -440,7 +447,7 @@ def serve(cfg: EngineConfig) -> None:
         torch.set_num_threads(cfg.threads)
     engine = Engine(cfg)
     actions = (f"; actions {engine.action_meta['name']} ({len(engine.action_names)} actions, "
-               f"{len(engine.prototypes)} prototypes)"
+               f"{len(engine.action_labels.prototypes)} prototypes; labels averaged over {cfg.action_smooth} windows)"
                if engine.action_model is not None else "; actions off")
     print(f"engine: {engine.meta['name']}{actions} on {engine.device}, {engine.backend}; frames from {', '.join(cfg.frames)}; results on "
           f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({engine.people} people)",

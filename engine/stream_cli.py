@@ -71,7 +71,8 @@ def cmd_engine(args) -> None:
                        gallery=args.gallery or str(DEFAULT_GALLERY), checkpoint=args.checkpoint, device=args.device,
                        context=args.context, evidence=args.evidence, threshold=args.threshold,
                        threads=args.threads, backend=args.backend, stagger=not args.no_stagger, action=not args.no_action,
-                       action_checkpoint=args.action_checkpoint, prototypes=args.prototypes, shape=not args.no_shape))
+                       action_checkpoint=args.action_checkpoint, prototypes=args.prototypes,
+                       action_smooth=args.action_smooth, shape=not args.no_shape))
 
 
 def cmd_bench(args) -> None:
@@ -198,6 +199,9 @@ def register(sub) -> None:
                    "CHECKPOINT.prototypes.safetensors beside it unless --prototypes names others")
     s.add_argument("--prototypes", help="action prototypes from `skelstream prototypes` (default: the action "
                    "checkpoint's own; they must be built with its weights)")
+    s.add_argument("--action-smooth", type=int, default=3, metavar="N",
+                   help="a track's action label: the best action on average over its last N action windows, "
+                   "one every 0.5 s (default 3; 1: the newest window alone)")
     s.set_defaults(func=cmd_engine)
 
     from engine.sensors.pose_model import DEFAULT_TASK

@@ -73,9 +73,9 @@ def onnx_cache(tmp_path_factory) -> Path:
 @contextlib.contextmanager
 def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, ...] = (b"result/",),
                 action: bool = True, checkpoint: str | None = None, threshold: float | None = None,
-                backend: str = "torch"):
+                backend: str = "torch", action_smooth: int = 3):
     """A real `Engine` in a thread on ipc sockets (gallery in ``tmp_path``; action labels when
-    ``action``; the gait ``checkpoint``, default the bundled one, and a fixed ``threshold``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
+    ``action``, averaged over ``action_smooth`` windows; the gait ``checkpoint``, default the bundled one, and a fixed ``threshold``), a subscriber to its ``topics``, and a replay of ``paths`` as one sensor with a
     track each (track i = paths[i]) being published at ``speed``. Yields (subscriber, sender
     thread); stops it all at exit."""
     import threading
@@ -90,7 +90,7 @@ def live_engine(tmp_path: Path, paths: list, speed: float, topics: tuple[bytes, 
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
     engine = Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                                  gallery=str(tmp_path / "g.db"), action=action, checkpoint=checkpoint,
-                                 threshold=threshold, backend=backend))
+                                 threshold=threshold, backend=backend, action_smooth=action_smooth))
     stop = threading.Event()
     runner = threading.Thread(target=engine.run, args=(stop,))
     runner.start()

@@ -163,6 +163,38 @@ def test_a_short_isc_run_writes_checkpoints_the_engine_can_load(nwucla_root, tmp
             assert model(torch.zeros(2, 16, 20, 3)).shape == (2, model.dim)
 
 
+def test_action_labels_take_each_actions_best_prototype_and_average_a_tracks_last_windows():
+    """`ActionLabels`: one window's label is its nearest prototype's action (today's rule, K = 1);
+    over several windows the action with the best mean score wins, so one stray window is outvoted."""
+    from collections import deque
+
+    from engine.embed import ActionLabels
+    rng = np.random.default_rng(0)
+    names = ["walk", "sit down", "wave"]
+    protos = rng.standard_normal((30, 8)).astype(np.float32)
+    protos /= np.linalg.norm(protos, axis=1, keepdims=True)
+    labels = rng.integers(0, 3, 30)
+    lab = ActionLabels(names, protos, labels)
+    emb = rng.standard_normal((50, 8)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    s = lab.scores(emb)
+    assert s.shape == (50, 3)
+    for a in range(3):  # per action, its best prototype
+        np.testing.assert_allclose(s[:, a], (emb @ protos[labels == a].T).max(1), rtol=1e-6)
+    nearest = labels[(emb @ protos.T).argmax(1)]
+    assert [lab.label(s[i:i + 1])[0] for i in range(50)] == [names[a] for a in nearest]
+    # two walking windows and one stray "wave": the track stays "walk"; the score is the mean
+    walk, wave = np.array([0.9, 0.2, 0.5]), np.array([0.6, 0.1, 0.7])
+    history = deque([walk, walk], maxlen=3)
+    history.append(wave)
+    name, score = lab.label(history)
+    assert name == "walk" and score == pytest.approx(0.8)
+    assert lab.label([wave])[0] == "wave"
+    # an action with no prototype in the file is never named
+    lab2 = ActionLabels(names, protos[labels != 1], labels[labels != 1])
+    assert "sit down" not in {lab2.label(r[None])[0] for r in lab2.scores(emb)}
+
+
 @pytest.mark.realdata
 def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tmp_path):
     """Six NW-UCLA clips (view 3, over 1.5 s, six actions) replayed at once as six tracks: every
@@ -194,7 +226,7 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
             emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta, hop=1 / seq.fps))).numpy())
         offline.append({names[labels[i]] for i in (emb @ protos.T).argmax(1)})
     labels = {i: [] for i in range(len(clips))}
-    with live_engine(tmp_path, [it.path for it in clips], 1.0) as (sub, sender):
+    with live_engine(tmp_path, [it.path for it in clips], 1.0, action_smooth=1) as (sub, sender):  # each window's own label
         deadline = time.time() + 30
         while time.time() < deadline and (sender.is_alive() or sub.poll(500)):
             if sub.poll(200):
