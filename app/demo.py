@@ -93,9 +93,10 @@ def endpoints(folder: Path) -> dict[str, str]:
 
 def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = None,
                  action_checkpoint: str | None = None, prototypes: str | None = None,
-                 backend: str = "torch") -> subprocess.Popen:
+                 backend: str = "torch", action_smooth: int = 3) -> subprocess.Popen:
     args = [sys.executable, "-m", "engine.cli", "engine", "--frames", ep["frames"], "--results", ep["results"],
-            "--control", ep["control"], "--gallery", str(gallery), "--backend", backend]
+            "--control", ep["control"], "--gallery", str(gallery), "--backend", backend,
+            "--action-smooth", str(action_smooth)]
     for flag, value in (("--checkpoint", checkpoint), ("--action-checkpoint", action_checkpoint),
                         ("--prototypes", prototypes)):
         args += [flag, str(Path(value).resolve())] if value else []
@@ -104,7 +105,7 @@ def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = Non
 
 def run(kgbd: bool = False, data_root: str | None = None, checkpoint: str | None = None,
         screenshot: str | None = None, quit_after: float | None = None, action_checkpoint: str | None = None,
-        prototypes: str | None = None, backend: str = "torch") -> int:
+        prototypes: str | None = None, backend: str = "torch", action_smooth: int = 3) -> int:
     """The demo: gallery, engine, replay, window. Returns the Qt exit code."""
     from app.main import launch
     folder = Path(tempfile.mkdtemp(prefix="skelstream-demo-"))  # mode 0700: the gallery stays private
@@ -123,7 +124,7 @@ def run(kgbd: bool = False, data_root: str | None = None, checkpoint: str | None
             from engine.checkpoint import load_action, load_prototypes, prototypes_for
             _, meta = load_action(action_checkpoint)
             load_prototypes(prototypes or prototypes_for(action_checkpoint), meta["fingerprint"])
-        engine = start_engine(ep, gallery, checkpoint, action_checkpoint, prototypes, backend)
+        engine = start_engine(ep, gallery, checkpoint, action_checkpoint, prototypes, backend, action_smooth)
         try:
             return launch(ep["results"], ep["control"], frames=ep["frames"], replay=[str(p) for p in replay],
                           bodies=bodies, screenshot=screenshot, quit_after=quit_after)

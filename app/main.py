@@ -75,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prototypes", help="demo: action prototypes (`skelstream prototypes`) for the action checkpoint")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                    help="demo: the engine's inference backend (see skelstream engine --backend)")
+    p.add_argument("--action-smooth", type=int, default=3, metavar="N",
+                   help="demo: action labels averaged over a track's last N windows (see skelstream engine)")
     p.add_argument("--screenshot", metavar="PNG", help="save the window to PNG when quitting (with --quit-after)")
     p.add_argument("--quit-after", type=float, metavar="S", help="close after S seconds (demos, tests)")
     p.add_argument("--bench", metavar="N[,N...]",
@@ -117,4 +119,4 @@ def run(args) -> int:
         return 2
     return demo(kgbd=args.kgbd, data_root=args.data_root, checkpoint=args.checkpoint, screenshot=args.screenshot,
                 quit_after=args.quit_after, action_checkpoint=args.action_checkpoint, prototypes=args.prototypes,
-                backend=args.backend)
+                backend=args.backend, action_smooth=args.action_smooth)
