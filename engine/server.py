@@ -447,7 +447,8 @@ def serve(cfg: EngineConfig) -> None:
         torch.set_num_threads(cfg.threads)
     engine = Engine(cfg)
     actions = (f"; actions {engine.action_meta['name']} ({len(engine.action_names)} actions, "
-               f"{len(engine.action_labels.prototypes)} prototypes; labels averaged over {cfg.action_smooth} windows)"
+               f"{len(engine.action_labels.prototypes)} prototypes; "
+               + (f"labels averaged over {cfg.action_smooth} windows)" if cfg.action_smooth > 1 else "labels per window)")
                if engine.action_model is not None else "; actions off")
     print(f"engine: {engine.meta['name']}{actions} on {engine.device}, {engine.backend}; frames from {', '.join(cfg.frames)}; results on "
           f"{cfg.results}; control on {cfg.control}; gallery {Path(cfg.gallery)} ({engine.people} people)",
