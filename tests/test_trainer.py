@@ -62,6 +62,9 @@ def test_config_overrides_and_errors(tmp_path):
         config.load(None, ["method.attention=luong"], SGELAConfig)
     with pytest.raises(ValueError, match="not a boolean"):
         config.load(None, ["method.lcl=maybe"], SGELAConfig)
+    with pytest.raises(ValueError, match="snapshots: a comma list of epochs"):
+        config.load(None, ["snapshots=10,last"], SGELAConfig)
+    assert config.load(None, ["snapshots=100, 200"], SGELAConfig)[0].snapshot_epochs == {100, 200}
 
 
 def test_embed_command_and_export(kgbd_root, tmp_path):
