@@ -5,6 +5,13 @@
 #
 #   bash results/gpu/run.sh          # figures and checkpoints to $OUT (default /tmp/gpu_out)
 #
+# Making the carried folders here (both git-ignored through .git/info/exclude):
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_26_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 -d .whl pyzmq==27.3.0 mcap==1.6.0 zstandard lz4
+#   mkdir -p .gpudata && cp ../shared/data/nwucla.tar.xz .gpudata/
+# (the tracked tree, about 36 MiB, and these must stay under the device's 64 MiB)
+#
 # 1. the engine's GPU curve (results/engine/gpu_bench.sh, 4 s loads), at most 170 s;
 # 2. each action method's training throughput through the one trainer, 2 epochs of NW-UCLA each;
 # 3. skeleton BYOL at width 1 on NW-UCLA for the time left (epochs from the measured epoch time),
