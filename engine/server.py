@@ -133,13 +133,13 @@ class Engine:
         self.hop = self.f / self.fps
         self.action_model = None
         if cfg.action:
+            if cfg.action_smooth < 1:
+                raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
             self.action_names, protos, labels, _ = load_prototypes(
                 cfg.prototypes or prototypes_for(cfg.action_checkpoint), self.action_meta["fingerprint"])
             self.action_labels = ActionLabels(self.action_names, protos, labels)
-            if cfg.action_smooth < 1:
-                raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)

@@ -4,7 +4,8 @@ the engine labels them (`engine.embed.ActionLabels`: the best action on average 
 last K windows; K = 1: the nearest prototype of each window) with each prototype file given.
 Prints the share of windows per label, for each K of ``--smooth``. With ``--accuracy P`` (a
 prototype file built from training splits only: ``skelstream prototypes --split train``), also
-the live-window accuracy on the test splits of P's datasets, windows in clip order, per K.
+the live-window accuracy on the test splits of P's datasets, windows in clip order, per K, beside
+the nearest training window by cosine on the raw coordinates with the same K (the trivial baseline).
 
 python results/prototypes/walkers.py [--checkpoint CKPT] [--smooth 1,3] [--accuracy TRAIN_P] PROTOTYPES.safetensors...
 """
@@ -66,10 +67,17 @@ for name, seqs in sets.items():
 if args.accuracy:
     from engine.models.action import action_input
     from trainers.action_data import DATASETS, action_titles, read_clips, test_mask
+    from trainers.prototypes import labelled_inputs
     names, protos, labs, info = load_prototypes(args.accuracy, meta["fingerprint"])
     if info.get("split") != "train":
         raise SystemExit(f"{args.accuracy}: built with --split {info.get('split')}; accuracy needs --split train")
     lab = ActionLabels(names, protos, labs)
+    # the trivial baseline beside it: the nearest training window of all P's datasets by cosine on
+    # the raw coordinates (`trainers.evaluate.action.knn_predict`, as `skelstream prototypes`
+    # reports it), averaged over the same K windows
+    pool = [labelled_inputs(d, meta, "train", "live", progress=False)[:2] for d in info["dataset"].split(",")]
+    flat = np.concatenate([x for x, _ in pool])
+    raw = ActionLabels(names, unit(flat.reshape(len(flat), -1)), np.array([names.index(n) for _, ns in pool for n in ns]))
     for dataset in info["dataset"].split(","):
         root = extract(DATASETS[dataset], progress=False)
         codes = sorted(open_dataset(root).values("action"))
@@ -82,7 +90,10 @@ if args.accuracy:
             wins.append(x if len(x) else action_input(joints, conf, int(meta["input"]["frames"]))[None])
             truth.append(titles[clip["action"]])
         embs = embed(wins)
+        raws = [unit(w.reshape(len(w), -1)) for w in wins]
         for k in ks:
             hits = [g == t for e, t in zip(embs, truth) for g in labels(lab, e, k)]
+            raw_hits = [g == t for x, t in zip(raws, truth) for g in labels(raw, x, k)]
             print(f"{dataset} test, {len(wins)} clips, {len(hits)} live windows, {args.accuracy}, K={k}: "
-                  f"accuracy {100 * np.mean(hits):.1f} %", flush=True)
+                  f"accuracy {100 * np.mean(hits):.1f} %; raw coordinates, same K: {100 * np.mean(raw_hits):.1f} %",
+                  flush=True)
