@@ -31,6 +31,8 @@ import zmq
 from engine.bench_engine import REPO, _ask
 from engine.wire import RESULT_TOPIC, WireError, decode_result
 
+ENROLL_SECONDS = 3.0  # of a walker's live track per enrollment
+
 
 def _spawn(log: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=REPO, stdout=open(log, "w"),
@@ -99,11 +101,13 @@ def soak(minutes: float, out: str | Path, tracks: int = 6, rate: float = 30.0, s
                     e2e.append((time.time() - header["t_pub"]) * 1e3)
                     got += len(header["tracks"])
             now = time.monotonic()
-            if now >= next_enroll:  # enroll a walker (3 s), and remove the oldest beyond three people
+            # enroll a walker (3 s), and remove the oldest beyond three people; not in the last
+            # seconds, when the walkers would stop before the enrollment could complete
+            if now >= next_enroll and now - began + ENROLL_SECONDS + 2.0 < seconds:
                 next_enroll = now + enroll_every
                 name = f"soak-{person:03d}"
                 reply = _ask(ctx, ep["control"], {"cmd": "enroll", "sensor": "soak", "track": person % tracks,
-                                                  "name": name, "seconds": 3.0}, timeout=10)
+                                                  "name": name, "seconds": ENROLL_SECONDS}, timeout=10)
                 if reply and reply.get("ok"):
                     expected.append(name)
                     enrolled_at.append(now - began)

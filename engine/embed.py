@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.models.sge_la import prepare_windows, window_options
-from engine.sequence import SkeletonDataError, SkeletonSequence
+from engine.sequence import SkeletonDataError, SkeletonSequence, resample
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -85,11 +85,13 @@ def encode_batches(fn, x: np.ndarray, device, batch: int = 256, dim: int = 0) ->
 def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """``(embedding [D], window embeddings [M, D])`` of one sequence.
 
-    The sequence is cut into the checkpoint's windows (non-overlapping, f frames); each window's
+    The sequence is resampled to the checkpoint's frame rate (`engine.sequence.resample`, as the
+    engine does live) and cut into its windows (non-overlapping, f frames); each window's
     sequence-level encoding is L2-normalised (whitened when the checkpoint has a whitening) and
     the embedding is their normalised mean.
     """
     f = int(meta["input"]["window"])
+    seq = resample(seq, float(meta["input"].get("fps", seq.fps)))  # windows span what they span live
     windows = prepare_windows(seq.joints, seq.confidence, seq.layout, f, **window_options(meta["input"]))
     if len(windows) == 0:
         raise SkeletonDataError(f"{seq.meta.get('source', '<sequence>')}: {len(seq)} frames, "

@@ -78,6 +78,30 @@ class SkeletonSequence:
                        timestamps=self.timestamps[start:stop], meta=dict(self.meta))
 
 
+def resample(seq: SkeletonSequence, fps: float) -> SkeletonSequence:
+    """``seq`` at ``fps``: instants every 1 / ``fps`` seconds from its first frame to its last,
+    linearly interpolated between the frames around each (as the live engine cuts its windows,
+    `engine.windows.Tracks.frames`), so a model trained at one rate sees the same motion
+    whatever rate a file was recorded at. A joint is given at an instant only when both frames
+    around it give it (masked joints keep coordinates 0). A sequence already at ``fps``
+    (every frame interval within 1 % of 1 / ``fps``) is returned as it is."""
+    period = 1.0 / fps
+    times = seq.timestamps
+    if len(seq) < 2 or np.all(np.abs(np.diff(times) - period) <= 0.01 * period):
+        return seq
+    want = times[0] + np.arange(int(np.floor((times[-1] - times[0]) / period + 1e-6)) + 1) * period
+    hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1)
+    lo = hi - 1
+    w = np.clip((want - times[lo]) / (times[hi] - times[lo]), 0.0, 1.0)
+    at_lo, at_hi = w <= 1e-6, w >= 1 - 1e-6
+    conf = np.where(at_lo[:, None], seq.confidence[lo],
+                    np.where(at_hi[:, None], seq.confidence[hi], np.minimum(seq.confidence[lo], seq.confidence[hi])))
+    joints = (1 - w)[:, None, None] * seq.joints[lo] + w[:, None, None] * seq.joints[hi]
+    joints = np.where(conf[..., None] > 0, joints, 0.0)
+    return replace(seq, joints=joints.astype(np.float32), confidence=conf.astype(np.float32), timestamps=want,
+                   fps=float(fps), meta=dict(seq.meta))
+
+
 def check_timestamps(timestamps: np.ndarray, where: str) -> None:
     """Raise SkeletonDataError unless ``timestamps [T]`` are finite and strictly increasing."""
     if timestamps.ndim != 1:

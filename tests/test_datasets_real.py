@@ -298,3 +298,24 @@ def test_info_json(msr_root, capsys):
     assert main(["info", str(msr_root), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["sequences"], out["frames"], out["actions"]) == (567, 23478, 20)
+
+
+@pytest.mark.realdata
+def test_nwucla_rate_gives_human_walking_steps(nwucla):
+    """The files carry no rate; the reader's must make a04's walking a human cadence: a step
+    (half the period of the distance between the ankles) of 0.45 to 0.7 s. At 30 Hz it was 0.24 s."""
+    from engine.skeleton import INDEX, to_canonical
+    periods = []
+    for it in [it for it in nwucla.items if it.meta["action"] == "a04" and it.meta["view"] == "v02"]:
+        seq = nwucla.read(it.path)
+        j, _, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+        d = np.linalg.norm((j[:, INDEX["AnkleLeft"]] - j[:, INDEX["AnkleRight"]])[:, [0, 2]], axis=1)
+        x = d - d.mean()
+        if len(x) < 14:
+            continue
+        ac = np.correlate(x, x, "full")[len(x) - 1:] / np.arange(len(x), 0, -1)
+        peaks = [k for k in range(3, len(ac) // 2) if ac[k] > ac[k - 1] and ac[k] >= ac[k + 1] and ac[k] > 0.2 * ac[0]]
+        if peaks:
+            periods.append(peaks[0] / seq.fps)
+    assert len(periods) > 30
+    assert 0.45 < float(np.median(periods)) < 0.7

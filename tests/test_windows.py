@@ -1,6 +1,8 @@
 """Per-track windows: resampling by timestamp, history, resets, retirement."""
 
 import numpy as np
+import pytest
+import torch
 
 from engine.skeleton import KINECT_V1, KINECT_V2
 from engine.windows import TrackWindows
@@ -49,3 +51,50 @@ def test_reused_ids_reset_history_and_silent_tracks_retire():
     assert w.counts["retired"] == 1
     w.add(frame(9.0, []), now=5.0)  # an empty frame is fine
     assert w.counts["frames"] == 63
+
+
+def test_offline_resampling_matches_the_wanted_instants_and_masks():
+    from engine.sequence import SkeletonSequence, resample
+    t = np.arange(8) / 12.0  # a 12 Hz file
+    joints = np.repeat(t[:, None, None], len(KINECT_V1), 1).repeat(3, 2).astype(np.float32)
+    conf = np.ones((8, len(KINECT_V1)), np.float32)
+    conf[3, 5] = 0
+    joints[3, 5] = 0
+    seq = SkeletonSequence(joints, conf, t, KINECT_V1, 12.0)
+    out = resample(seq, 30.0)
+    np.testing.assert_allclose(out.timestamps, np.arange(18) / 30.0)  # 7/12 s = 17.5 frames: 18 instants
+    # each instant's joints hold its own time, except the masked joint around frame 3
+    given = out.confidence[:, 5] > 0
+    np.testing.assert_allclose(out.joints[:, 0, 0], out.timestamps, atol=1e-6)
+    assert not given[(out.timestamps > 2 / 12) & (out.timestamps < 4 / 12)].any()  # between frames 2-3 and 3-4
+    assert given[out.timestamps <= 2 / 12 + 1e-9].all() and given[out.timestamps >= 4 / 12 - 1e-9].all()
+    assert (out.joints[~given, 5] == 0).all()  # a masked joint keeps coordinates 0
+    assert out.fps == 30.0
+    assert resample(out, 30.0) is out  # already at the rate: untouched
+
+
+@pytest.mark.realdata
+def test_a_walk_recorded_at_15hz_gets_the_30hz_walks_embedding(kgbd_root):
+    """Offline embeddings cut windows by time, as the engine does: a KGBD walk decimated to 15 Hz
+    (every other frame) gives nearly the embedding of the full 30 Hz walk; cut by frame count,
+    as before, its 6-frame windows spanned 0.4 s and it did not."""
+    from dataclasses import replace
+
+    from engine.checkpoint import load_gait
+    from engine.datasets import open_dataset
+    from engine.embed import gait_embedding, window_features
+    from engine.models.sge_la import prepare_windows, window_options
+
+    model, meta = load_gait(None)
+    ds = open_dataset(kgbd_root)
+    seq = ds.read(ds.items[0].path)
+    half = replace(seq, joints=seq.joints[::2], confidence=seq.confidence[::2], timestamps=seq.timestamps[::2],
+                   fps=seq.fps / 2)
+    full, _ = gait_embedding(model, meta, seq)
+    now, _ = gait_embedding(model, meta, half)
+    windows = prepare_windows(half.joints, half.confidence, half.layout, 6, **window_options(meta["input"]))
+    with torch.no_grad():
+        before = window_features(model, model.encode(torch.from_numpy(windows))["sequence"].numpy()).mean(0)
+    before /= np.linalg.norm(before)
+    assert float(full @ now) > 0.95  # 0.967 measured; 0.789 cut by frame count
+    assert float(full @ now) > float(full @ before) + 0.1

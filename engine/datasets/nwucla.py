@@ -57,7 +57,13 @@ class NWUCLADataset(Dataset):
     """NW-UCLA under ``root`` (``nwucla/`` or its ``all_sqe/``); metadata: action, subject, session, view."""
 
     name = "nwucla"
-    fps = 30.0
+    # The files hold no timestamps or rate, and these clips are NOT 30 Hz: a step in the "walk
+    # around" clips (a04, the one walking action) lasts 7.3 frames at the median (view 1 8.5,
+    # view 2 6.8, view 3 7.1; half the period of the distance between the ankles), where KGBD's
+    # 30 Hz walks take 17.3 frames (0.58 s). At KGBD's cadence that is 12.6 frames a second (11
+    # to 15 for cadences of 1.6 to 2.1 steps a second); read as 30 Hz, people would walk at 4
+    # steps and 2 m a second. `python results/transfer/rate/estimate.py` measures it.
+    fps = 12.5
     classes = ACTIONS
 
     @classmethod
