@@ -105,16 +105,26 @@ def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -
 
 def action_windows(joints: np.ndarray, confidence: np.ndarray, fps: float, meta: dict,
                    hop: float = 0.5) -> np.ndarray:
-    """Action-encoder inputs ``[M, frames, 20, 3]`` of canonical ``joints [T, 25, 3]``: every
-    ``hop`` seconds, the newest ``input.seconds`` seconds, resampled to ``input.frames`` frames
-    and through `action_view` (what the engine encodes live)."""
-    from engine.models.action import action_input
-    n = max(2, round(float(meta["input"]["seconds"]) * fps) + 1)  # frames spanning exactly `seconds`
+    """Action-encoder inputs ``[M, frames, 20, 3]`` of canonical ``joints [T, 25, 3]`` sampled at
+    ``fps``: every ``hop`` seconds, the newest ``input.seconds`` seconds before a frame, at the
+    ``input.frames`` instants spanning exactly that (linear interpolation between frames, as the
+    engine resamples a live track, whatever the rate), through `action_view`."""
+    from engine.missing import fill_missing
+    from engine.models.action import action_view
+    seconds, frames = float(meta["input"]["seconds"]), int(meta["input"]["frames"])
     step = max(1, round(hop * fps))
-    frames = int(meta["input"]["frames"])
-    starts = range(0, len(joints) - n + 1, step)
-    return np.stack([action_input(joints[s:s + n], confidence[s:s + n], frames) for s in starts]
-                    ) if len(joints) >= n else np.zeros((0, frames, 20, 3), np.float32)
+    first = int(np.ceil(seconds * fps - 1e-6))  # the first frame with `seconds` of history before it
+    ends = np.arange(first, len(joints), step)
+    if len(joints) < 2 or not len(ends):
+        return np.zeros((0, frames, 20, 3), np.float32)
+    filled, _ = fill_missing(joints, confidence)  # before interpolation blends frames
+    pos = ends[:, None] - seconds * fps + np.arange(frames)[None, :] * (seconds * fps / (frames - 1))
+    pos = np.clip(pos, 0, len(joints) - 1)
+    lo = np.minimum(np.floor(pos + 1e-9).astype(int), len(joints) - 1)
+    hi = np.minimum(lo + 1, len(joints) - 1)
+    w = np.clip(pos - lo, 0, 1)[..., None, None]
+    x = ((1 - w) * filled[lo] + w * filled[hi]).astype(np.float32)
+    return np.stack([action_view(win) for win in x])
 
 
 @torch.no_grad()
