@@ -11,6 +11,9 @@ from engine.datasets import Dataset, open_dataset
 from engine.datasets.cache import extract
 from engine.missing import SENSOR_JOINTS, fill_missing
 from engine.models.sge_la import INPUT_JOINTS, prepare_windows
+from engine.sequence import resample
+
+FPS = 30.0  # every gait checkpoint's rate: sequences are resampled to it before windows are cut
 
 
 @dataclass
@@ -56,7 +59,8 @@ def walk_dataset(name: str, root: str = "", limit_people: int = 0, progress: boo
 def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None,
                progress: bool = True, transform=None, **options) -> Walks:
     """Cut every walk of ``ds`` into model windows (see `prepare_windows`); the first and last
-    ``trim`` frames are dropped, as in the paper's protocol. ``transform(seq, item)``, when
+    ``trim`` frames are dropped, as in the paper's protocol. Sequences are first resampled to
+    `FPS` (`engine.sequence.resample`; a no-op for KGBD's 30 Hz walks). ``transform(seq, item)``, when
     given, returns a changed sequence first (robustness tests); ``options`` go to
     `prepare_windows` (``upright``, ``common_joints``, ``shared_joints``)."""
     windows, walk, persons, ids = [], [], [], []
@@ -64,6 +68,7 @@ def load_walks(ds: Dataset, length: int, trim: int = 10, step: int | None = None
         seq = ds.read(it.path)
         if transform is not None:
             seq = transform(seq, it)
+        seq = resample(seq, FPS)  # windows span the same time whatever the file's rate (KGBD: as it is)
         w = prepare_windows(seq.joints, seq.confidence, seq.layout, length, step, trim, **options)
         if len(w) == 0:
             continue
@@ -82,7 +87,7 @@ def input_meta(config: dict, length: int) -> dict:
             + ("spine joints from hips and shoulders; " if config["common_joints"] else "")
             + ("per walk: levelled (mean torso axis along +y); " if config["upright"] else "")
             + "per window: first-frame SpineBase at the origin, rotated about y to face -z; metres")
-    return {"joints": list(INPUT_JOINTS), "window": length, "fps": 30.0, "upright": config["upright"],
+    return {"joints": list(INPUT_JOINTS), "window": length, "fps": FPS, "upright": config["upright"],
             "common_joints": config["common_joints"], "shared_joints": config["shared_joints"], "normalisation": norm}
 
 
