@@ -1,0 +1,97 @@
+"""RULE.md's runs: `plain` against `sym` (every gait embedding averaged with its mirror image's).
+
+    python results/transfer/symmetric/run.py val    # the rule's validation figures -> val.json
+    python results/transfer/symmetric/run.py test   # once, after the choice -> test.json
+"""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mirror"))
+from run import mirrored  # noqa: E402  (results/transfer/mirror/run.py)
+
+from engine.checkpoint import load_gait  # noqa: E402
+from engine.datasets import open_dataset  # noqa: E402
+from engine.datasets.cache import extract  # noqa: E402
+from engine.embed import gait_embedding, unit  # noqa: E402
+from trainers.evaluate.robustness import CONDITIONS  # noqa: E402
+from trainers.evaluate.transfer import (REDUCED_FAMILY, REDUCTIONS, Encoded, closed_set, encode_sequences,  # noqa: E402
+                                        fused_scores, kgbd_split_items)
+
+HERE = Path(__file__).parent
+
+
+def symmetric(model, meta, enc: Encoded, seqs: list) -> Encoded:
+    """``enc`` with each gait embedding replaced by unit(own + mirror image's)."""
+    mir = np.stack([gait_embedding(model, meta, mirrored(s))[0] for s in seqs])
+    return Encoded(enc.person, enc.group, unit(enc.emb + mir), enc.bones, enc.seconds, enc.shape, enc.family)
+
+
+def figures(probe: Encoded, gallery: Encoded) -> dict:
+    return {"fused": closed_set(fused_scores(probe, gallery), probe.person, gallery.person)["rank1"],
+            "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"]}
+
+
+def rotations(model, meta, name: str, actions: list[str], key: str) -> dict:
+    ds = open_dataset(extract(name))
+    out = {"plain": {"fused": [], "gait": []}, "sym": {"fused": [], "gait": []}}
+    for action in actions:
+        items = [it for it in ds.items if it.meta["action"] == action]
+        seqs = [ds.read(it.path) for it in items]
+        keep = [i for i, s in enumerate(seqs) if len(s) >= int(meta["input"]["window"])]  # as the mirror run
+        items, seqs = [items[i] for i in keep], [seqs[i] for i in keep]
+        enc = encode_sequences(model, meta, seqs, [it.meta["subject"] for it in items],
+                               [it.meta[key] for it in items], f"{name} {action}")
+        both = {"plain": enc, "sym": symmetric(model, meta, enc, seqs)}
+        for g in np.unique(enc.group):
+            gi = np.flatnonzero(enc.group == g)
+            pi = np.flatnonzero((enc.group != g) & np.isin(enc.person, enc.person[gi]))
+            if not len(pi) or len(np.unique(enc.person[gi])) < 2:
+                continue
+            for cand, e in both.items():
+                for k, v in figures(e.take(pi), e.take(gi)).items():
+                    out[cand][k].append(v)
+    return {c: {k: float(np.mean(v)) for k, v in d.items()} for c, d in out.items()}
+
+
+def kgbd(model, meta, split: str, sensors=("all",)) -> dict:
+    ds, g_items, p_items = kgbd_split_items(meta, split)
+    g_seqs = [ds.read(it.path) for it in g_items]
+    gallery = encode_sequences(model, meta, g_seqs, [it.meta["subject"] for it in g_items], ["g"] * len(g_items), "kgbd")
+    g_sym = symmetric(model, meta, gallery, g_seqs)
+    out = {}
+    for sensor in sensors:
+        change = CONDITIONS[REDUCTIONS[sensor]] or (lambda seq, _item: seq)
+        p_seqs = [change(ds.read(it.path), None) for it in p_items]
+        probe = encode_sequences(model, meta, p_seqs, [it.meta["subject"] for it in p_items], [sensor] * len(p_items),
+                                 f"kgbd {sensor}", REDUCED_FAMILY[sensor])
+        out[f"kgbd_{split}_{sensor}"] = {"plain": figures(probe, gallery),
+                                         "sym": figures(symmetric(model, meta, probe, p_seqs), g_sym)}
+    return out
+
+
+def main():
+    torch.set_num_threads(2)
+    which = sys.argv[1] if len(sys.argv) > 1 else "val"
+    model, meta = load_gait(None)
+    if which == "val":
+        others = ["a01", "a02", "a03", "a05", "a06", "a08", "a09", "a11", "a12"]
+        res = {"nwucla_other_actions": rotations(model, meta, "nwucla", others, "view")}
+        for name in ("utd_mhad", "msr_action3d"):
+            ds = open_dataset(extract(name))
+            res[name] = rotations(model, meta, name, sorted({it.meta["action"] for it in ds.items}), "session")
+        res |= kgbd(model, meta, "val")
+    else:
+        res = {"nwucla_a04": rotations(model, meta, "nwucla", ["a04"], "view"),
+               "kard_walks": rotations(model, meta, "kard", ["a14"], "session"),
+               **kgbd(model, meta, "test", ("all", "openni15"))}
+    for k, v in res.items():
+        print(f"{k:22s} " + "  ".join(f"{c}: fused {x['fused']:5.1f} gait {x['gait']:5.1f}" for c, x in v.items()), flush=True)
+    (HERE / f"{which}.json").write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
