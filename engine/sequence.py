@@ -81,7 +81,7 @@ class SkeletonSequence:
 def resample(seq: SkeletonSequence, fps: float) -> SkeletonSequence:
     """``seq`` at ``fps``: instants every 1 / ``fps`` seconds from its first frame to its last,
     linearly interpolated between the frames around each (as the live engine cuts its windows,
-    `engine.windows.Tracks.frames`), so a model trained at one rate sees the same motion
+    `engine.windows.TrackWindows.frames`), so a model trained at one rate sees the same motion
     whatever rate a file was recorded at. A joint is given at an instant only when both frames
     around it give it (masked joints keep coordinates 0). A sequence already at ``fps``
     (every frame interval within 1 % of 1 / ``fps``) is returned as it is."""
