@@ -78,6 +78,10 @@ def load_gait(path: str | Path | None = None, device: str = "cpu"):
     model.load_state_dict(enc)
     model.whitening = (Whitening(weights["whiten.mean"].float().cpu().numpy(), weights["whiten.proj"].float().cpu().numpy())
                        if "whiten.mean" in weights else None)
+    if meta.get("input", {}).get("symmetric"):  # each window with its mirror image (`SymmetricGait`)
+        from engine.models.sge_la import SymmetricGait
+        model = SymmetricGait(model)
+        meta["fingerprint"] += "-sym"  # other embeddings than the plain weights': galleries re-encode
     return model.to(device).eval(), meta
 
 

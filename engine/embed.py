@@ -66,9 +66,15 @@ class ActionLabels:
 
 def window_features(model, encodings: np.ndarray) -> np.ndarray:
     """Matching features of window encodings [N, D]: whitened when the checkpoint has a
-    whitening (``model.whitening``), else L2-normalised."""
+    whitening (``model.whitening``), else L2-normalised. A side-symmetric encoder
+    (`engine.models.sge_la.SymmetricGait`, ``model.symmetric``) gives [N, 2D], each window and its
+    mirror image: each half is made a feature so, and the window's is their normalised sum."""
     whitening = getattr(model, "whitening", None)
-    return whitening(encodings) if whitening is not None else unit(encodings)
+    one = whitening if whitening is not None else unit
+    if getattr(model, "symmetric", False):
+        d = encodings.shape[1] // 2
+        return unit(one(encodings[:, :d]) + one(encodings[:, d:]))
+    return one(encodings)
 
 
 @torch.no_grad()

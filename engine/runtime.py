@@ -139,6 +139,7 @@ class OnnxGait:
 
     def __init__(self, model, session: _Session):
         self.config, self.whitening, self.session = model.config, model.whitening, session
+        self.symmetric = getattr(model, "symmetric", False)
         if hasattr(model, "glimpse_map"):
             self.glimpse_map = model.glimpse_map
 

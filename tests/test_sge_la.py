@@ -180,3 +180,27 @@ def test_batched_last_windows_equal_the_per_sequence_preparation():
         batch = prepare_last_windows(joints, conf, 6, **opts)
         for k in range(3):
             np.testing.assert_allclose(batch[k], prepare_windows(joints[k], conf[k], KINECT_V2, 6, **opts)[-1], atol=1e-5)
+
+
+def test_the_bundled_gait_encoder_is_blind_to_which_side_it_sees():
+    """`SymmetricGait`: a window and its mirror image (x negated, left and right swapped) give the
+    same matching feature, and the plain encoder's differ; its fingerprint is not the weights'
+    alone, so galleries made with the plain encoder re-encode."""
+    from engine.checkpoint import DEFAULT_GAIT, fingerprint, load_gait
+    from engine.embed import window_features
+    from engine.models.sge_la import SymmetricGait, mirror_windows
+    from engine.runtime import example_input
+
+    model, meta = load_gait(None)
+    assert isinstance(model, SymmetricGait)
+    assert meta["fingerprint"] != fingerprint(DEFAULT_GAIT) and meta["fingerprint"].startswith(fingerprint(DEFAULT_GAIT))
+    x = example_input("gait", meta, 4)
+    mx = mirror_windows(x)
+    assert torch.equal(mirror_windows(mx), x)
+    same = window_features(model, model.encode(x)["sequence"].numpy())
+    flipped = window_features(model, model.encode(mx)["sequence"].numpy())
+    np.testing.assert_allclose(same, flipped, atol=1e-4)
+    plain = model.model
+    a = window_features(plain, plain.encode(x)["sequence"].numpy())
+    b = window_features(plain, plain.encode(mx)["sequence"].numpy())
+    assert (a * b).sum(1).max() < 0.99  # one side and the other are different windows to the plain encoder

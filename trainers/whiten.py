@@ -34,7 +34,8 @@ def fit(checkpoint: str, dims: int = 1024, every: int = 4, data_root: str = "") 
     train_ids = protocol_walks(walks, train["protocol"], seed)[0]
     pool = walks.subset(train_ids)
     windows = pool.windows[::every]
-    whitening = Whitening.fit(encode(model, windows)["sequence"], dims)
+    plain = getattr(model, "model", model) if getattr(model, "symmetric", False) else model  # the windows' own encodings
+    whitening = Whitening.fit(encode(plain, windows)["sequence"], dims)
     info = {"dims": int(whitening.proj.shape[1]), "fitted_on": f"{len(windows)} windows (every {every}th) of the "
             f"{len(train_ids)} training walks of {train['dataset']} {train['protocol']} split {seed}; no labels"}
     return whitening, info

@@ -257,3 +257,46 @@ def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: 
     w = center(w, per_frame=False)
     w = face_forward(w)
     return np.ascontiguousarray(w[:, :, idx], np.float32)
+
+
+# each model joint's mirror partner (left <-> right) in INPUT_JOINTS order
+MIRROR = tuple(INPUT_JOINTS.index(j.replace("Left", "#").replace("Right", "Left").replace("#", "Right"))
+               for j in INPUT_JOINTS)
+
+
+def mirror_windows(x: torch.Tensor) -> torch.Tensor:
+    """Prepared windows ``[B, f, 20, 3]`` as their mirror images: x negated, left and right
+    joints swapped. Mirroring commutes with `prepare_windows` (centring, levelling and turning to
+    face -z are all mirror-symmetric), so this is the window of the mirrored sequence."""
+    sign = torch.tensor([-1.0, 1.0, 1.0], dtype=x.dtype, device=x.device)
+    return x[:, :, list(MIRROR)] * sign
+
+
+class SymmetricGait(nn.Module):
+    """A gait encoder blind to which side of the body the sensor sees: each window is encoded
+    with its mirror image (one batch of twice the windows), and ``sequence`` holds both
+    encodings side by side ``[B, 2D]``; `engine.embed.window_features` whitens each half and
+    takes their normalised sum. Seen from the side, a tracker gets the near limbs right and the
+    far ones wrong, and which side is near changes with the walking direction and the view.
+    Chosen by rule on validation data (docs/RESULTS.md, "Side-symmetric gait embeddings").
+    ``frames``, ``attention`` (and A3D's ``glimpses``) are the windows' own."""
+
+    symmetric = True
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        self.whitening = getattr(model, "whitening", None)
+        if hasattr(model, "glimpse_map"):
+            self.glimpse_map = model.glimpse_map
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        k = x.shape[0]
+        both = self.model.encode(torch.cat([x, mirror_windows(x)]))
+        out = {"sequence": torch.cat([both["sequence"][:k], both["sequence"][k:]], 1),
+               "frames": both["frames"][:k], "attention": both["attention"][:, :k]}
+        if "glimpses" in both:
+            out["glimpses"] = both["glimpses"][:k]
+        return out

@@ -41,16 +41,17 @@ from trainers.gait_data import Walks, load_walks, protocol_walks, walk_dataset
 
 @torch.no_grad()
 def encode(model, windows: np.ndarray, batch: int = 512, progress: bool = True) -> dict[str, np.ndarray]:
-    """Encodings of windows [N, f, J, 3]: ``frames`` [N, f, D], ``sequence`` [N, f*D] and the mean
-    attention matrix per axis ``attention`` [3, f, f]."""
+    """Encodings of windows [N, f, J, 3]: ``frames`` [N, f, D], ``sequence`` (the encoder's
+    matching encoding: [N, f*D], or both a window's and its mirror image's for a side-symmetric
+    encoder) and the mean attention matrix per axis ``attention`` [3, f, f]."""
     device = next(model.parameters()).device
-    frames, att_sum = [], 0.0
+    frames, seqs, att_sum = [], [], 0.0
     for s in tqdm(range(0, len(windows), batch), desc="encoding", disable=None if progress else True, leave=False):
         out = model.encode(torch.from_numpy(windows[s:s + batch]).to(device))
         frames.append(out["frames"].float().cpu().numpy())
+        seqs.append(out["sequence"].float().cpu().numpy())
         att_sum = att_sum + out["attention"].float().sum(1).cpu().numpy()
-    frames = np.concatenate(frames)
-    return {"frames": frames, "sequence": frames.reshape(len(frames), -1), "attention": att_sum / len(windows)}
+    return {"frames": np.concatenate(frames), "sequence": np.concatenate(seqs), "attention": att_sum / len(windows)}
 
 
 def walk_means(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
     python results/transfer/symmetric/run.py val    # the rule's validation figures -> val.json
     python results/transfer/symmetric/run.py test   # once, after the choice -> test.json
+    python results/transfer/symmetric/run.py sides  # the addendum's KGBD cross-side domain -> sides.json
 """
 import json
 import sys
@@ -73,10 +74,59 @@ def kgbd(model, meta, split: str, sensors=("all",)) -> dict:
     return out
 
 
+def side_runs(seq, min_seconds: float = 2.0):
+    """(side A, side B): the longest runs of frames facing above +20 / below -20 degrees of yaw
+    (None where shorter than ``min_seconds``); RULE.md's addendum."""
+    from engine.skeleton import facing_angle, to_canonical
+    j, _, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
+    yaw = np.degrees(facing_angle(j))
+    out = []
+    for mask in (yaw > 20, yaw < -20):
+        best, start = (0, 0), None
+        for i, m in enumerate(np.append(mask, False)):
+            if m and start is None:
+                start = i
+            elif not m and start is not None:
+                best = max(best, (i - start, start), key=lambda r: r[0])
+                start = None
+        n, s0 = best
+        out.append(seq.slice(s0, s0 + n) if n / seq.fps >= min_seconds else None)
+    return out
+
+
+def sides(model, meta) -> dict:
+    ds, g_items, p_items = kgbd_split_items(meta, "val")
+    runs = {}
+    for role, items in (("fit", g_items), ("val", p_items)):
+        for it in items:
+            a, b = side_runs(ds.read(it.path))
+            runs.setdefault(role, []).append((it.meta["subject"], a, b))
+    res = {"plain": {"fused": [], "gait": []}, "sym": {"fused": [], "gait": []}, "pairs": []}
+    for g_side, p_side in ((1, 2), (2, 1)):
+        gal = [(x[0], x[g_side]) for x in runs["fit"] if x[g_side] is not None]
+        prb = [(x[0], x[p_side]) for x in runs["val"] if x[p_side] is not None]
+        prb = [x for x in prb if x[0] in {p for p, _ in gal}]
+        g_enc = encode_sequences(model, meta, [s for _, s in gal], [p for p, _ in gal], ["g"] * len(gal), "kgbd sides")
+        p_enc = encode_sequences(model, meta, [s for _, s in prb], [p for p, _ in prb], ["p"] * len(prb), "kgbd sides")
+        pairs = {"plain": (p_enc, g_enc), "sym": (symmetric(model, meta, p_enc, [s for _, s in prb]),
+                                                   symmetric(model, meta, g_enc, [s for _, s in gal]))}
+        for cand, (pe, ge) in pairs.items():
+            for k, v in figures(pe, ge).items():
+                res[cand][k].append(v)
+        res["pairs"].append({"gallery": len(gal), "probes": len(prb)})
+    return {"kgbd_sides": {c: {k: float(np.mean(v)) for k, v in res[c].items()} for c in ("plain", "sym")},
+            "sizes": res["pairs"]}
+
+
 def main():
     torch.set_num_threads(2)
     which = sys.argv[1] if len(sys.argv) > 1 else "val"
     model, meta = load_gait(None)
+    if which == "sides":
+        res = sides(model, meta)
+        print(json.dumps(res), flush=True)
+        (HERE / "sides.json").write_text(json.dumps(res, indent=1))
+        return
     if which == "val":
         others = ["a01", "a02", "a03", "a05", "a06", "a08", "a09", "a11", "a12"]
         res = {"nwucla_other_actions": rotations(model, meta, "nwucla", others, "view")}
