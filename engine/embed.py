@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from engine.models.sge_la import prepare_windows, window_options
-from engine.sequence import SkeletonDataError, SkeletonSequence, resample
+from engine.sequence import SkeletonDataError, SkeletonSequence, interpolate, resample
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -124,12 +124,9 @@ def action_windows(joints: np.ndarray, confidence: np.ndarray, fps: float, meta:
     if len(joints) < 2 or not len(ends):
         return np.zeros((0, frames, 20, 3), np.float32)
     filled, _ = fill_missing(joints, confidence)  # before interpolation blends frames
-    pos = ends[:, None] - seconds * fps + np.arange(frames)[None, :] * (seconds * fps / (frames - 1))
-    pos = np.clip(pos, 0, len(joints) - 1)
-    lo = np.minimum(np.floor(pos + 1e-9).astype(int), len(joints) - 1)
-    hi = np.minimum(lo + 1, len(joints) - 1)
-    w = np.clip(pos - lo, 0, 1)[..., None, None]
-    x = ((1 - w) * filled[lo] + w * filled[hi]).astype(np.float32)
+    times = np.arange(len(joints)) / fps
+    want = times[ends][:, None] - seconds + np.arange(frames)[None, :] * (seconds / (frames - 1))
+    x = interpolate(times, filled, np.clip(want.ravel(), 0, times[-1])).reshape(len(ends), frames, *joints.shape[1:])
     return np.stack([action_view(win) for win in x])
 
 

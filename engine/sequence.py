@@ -78,28 +78,38 @@ class SkeletonSequence:
                        timestamps=self.timestamps[start:stop], meta=dict(self.meta))
 
 
+def interpolate(times: np.ndarray, joints: np.ndarray, want: np.ndarray, confidence: np.ndarray | None = None):
+    """Joints ``[N, J, 3]`` at instants ``want [M]`` (within ``times [N]``, increasing),
+    linearly interpolated between the frames around each; an instant on a frame takes that frame
+    as it is. With ``confidence [N, J]``, also the instants' confidence: a joint is given only
+    when both frames around it give it, and a missing one keeps coordinates 0. The one
+    interpolation of offline sequences (`resample`, `engine.embed.action_windows`) and live tracks
+    (`engine.windows.TrackWindows.frames`)."""
+    hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1) if len(times) > 1 else np.zeros(len(want), int)
+    lo = np.maximum(hi - 1, 0)
+    span = times[hi] - times[lo]
+    w = np.clip(np.where(span > 0, (want - times[lo]) / np.where(span > 0, span, 1), 0.0), 0.0, 1.0)
+    w = np.where(np.isclose(times[hi], want), 1.0, np.where(np.isclose(times[lo], want), 0.0, w))
+    out = ((1 - w)[:, None, None] * joints[lo] + w[:, None, None] * joints[hi]).astype(np.float32)
+    if confidence is None:
+        return out
+    conf = np.where((w == 0)[:, None], confidence[lo],
+                    np.where((w == 1)[:, None], confidence[hi], np.minimum(confidence[lo], confidence[hi])))
+    return np.where(conf[..., None] > 0, out, 0.0).astype(np.float32), conf.astype(np.float32)
+
+
 def resample(seq: SkeletonSequence, fps: float) -> SkeletonSequence:
-    """``seq`` at ``fps``: instants every 1 / ``fps`` seconds from its first frame to its last,
-    linearly interpolated between the frames around each (as the live engine cuts its windows,
-    `engine.windows.TrackWindows.frames`), so a model trained at one rate sees the same motion
-    whatever rate a file was recorded at. A joint is given at an instant only when both frames
-    around it give it (masked joints keep coordinates 0). A sequence already at ``fps``
-    (every frame interval within 1 % of 1 / ``fps``) is returned as it is."""
+    """``seq`` at ``fps``: instants every 1 / ``fps`` seconds from its first frame to its last
+    (`interpolate`, as the live engine cuts its windows), so a model trained at one rate sees the
+    same motion whatever rate a file was recorded at. A sequence already at ``fps`` (every frame
+    interval within 1 % of 1 / ``fps``) is returned as it is."""
     period = 1.0 / fps
     times = seq.timestamps
     if len(seq) < 2 or np.all(np.abs(np.diff(times) - period) <= 0.01 * period):
         return seq
     want = times[0] + np.arange(int(np.floor((times[-1] - times[0]) / period + 1e-6)) + 1) * period
-    hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1)
-    lo = hi - 1
-    w = np.clip((want - times[lo]) / (times[hi] - times[lo]), 0.0, 1.0)
-    at_lo, at_hi = w <= 1e-6, w >= 1 - 1e-6
-    conf = np.where(at_lo[:, None], seq.confidence[lo],
-                    np.where(at_hi[:, None], seq.confidence[hi], np.minimum(seq.confidence[lo], seq.confidence[hi])))
-    joints = (1 - w)[:, None, None] * seq.joints[lo] + w[:, None, None] * seq.joints[hi]
-    joints = np.where(conf[..., None] > 0, joints, 0.0)
-    return replace(seq, joints=joints.astype(np.float32), confidence=conf.astype(np.float32), timestamps=want,
-                   fps=float(fps), meta=dict(seq.meta))
+    joints, conf = interpolate(times, seq.joints, want, seq.confidence)
+    return replace(seq, joints=joints, confidence=conf, timestamps=want, fps=float(fps), meta=dict(seq.meta))
 
 
 def check_timestamps(timestamps: np.ndarray, where: str) -> None:

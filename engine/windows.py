@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.sequence import interpolate
 from engine.skeleton import to_canonical
 from engine.wire import Frame
 
@@ -83,21 +84,11 @@ class TrackWindows:
         if want[0] < times[0] - 1e-6:
             return None
         hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1) if len(times) > 1 else np.zeros(n, int)
-        lo = np.maximum(hi - 1, 0)
         # only the frames the n instants fall between (a few of the history's hundreds): stacking
         # the whole history per window was a third of the engine's Python time
-        used = np.union1d(lo, hi)
-        j = np.stack([tr.joints[i] for i in used.tolist()])
-        c = np.stack([tr.confidence[i] for i in used.tolist()])
-        lo, hi = np.searchsorted(used, lo), np.searchsorted(used, hi)
-        times = times[used]
-        span = times[hi] - times[lo]
-        w = np.where(span > 0, (want - times[lo]) / np.where(span > 0, span, 1), 0.0)[:, None, None]
-        exact = np.isclose(times[hi], want)  # on a received frame: take it as is
-        w = np.where(exact[:, None, None], 1.0, np.clip(w, 0, 1))
-        joints = (1 - w) * j[lo] + w * j[hi]
-        conf = np.minimum(c[lo], c[hi])
-        return joints.astype(np.float32), np.where(exact[:, None], c[hi], conf).astype(np.float32)
+        used = np.union1d(np.maximum(hi - 1, 0), hi)
+        return interpolate(times[used], np.stack([tr.joints[i] for i in used.tolist()]), want,
+                           np.stack([tr.confidence[i] for i in used.tolist()]))
 
     def ready(self, fps: float, n: int, among: list[Key] | None = None) -> tuple[list[Key], np.ndarray, np.ndarray]:
         """Tracks (all, or those ``among``) with enough history: (keys, joints [K, n, 25, 3],

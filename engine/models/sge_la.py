@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from engine.missing import SHARED_JOINTS, fill_missing, reduce_joints
-from engine.skeleton import (INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
+from engine.skeleton import (CANONICAL, FLIP, INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
                              upright as make_upright)
 
 ATTENTIONS = ("none", "bas", "mbas", "las")
@@ -259,9 +259,8 @@ def prepare_windows(joints: np.ndarray, confidence: np.ndarray, layout, length: 
     return np.ascontiguousarray(w[:, :, idx], np.float32)
 
 
-# each model joint's mirror partner (left <-> right) in INPUT_JOINTS order
-MIRROR = tuple(INPUT_JOINTS.index(j.replace("Left", "#").replace("Right", "Left").replace("#", "Right"))
-               for j in INPUT_JOINTS)
+# each model joint's mirror partner (left <-> right, `engine.skeleton.FLIP`) in INPUT_JOINTS order
+MIRROR = tuple(INPUT_JOINTS.index(CANONICAL[FLIP[INDEX[j]]]) for j in INPUT_JOINTS)
 
 
 def mirror_windows(x: torch.Tensor) -> torch.Tensor:

@@ -45,13 +45,17 @@ def encode(model, windows: np.ndarray, batch: int = 512, progress: bool = True) 
     matching encoding: [N, f*D], or both a window's and its mirror image's for a side-symmetric
     encoder) and the mean attention matrix per axis ``attention`` [3, f, f]."""
     device = next(model.parameters()).device
+    symmetric = getattr(model, "symmetric", False)  # else ``sequence`` is ``frames`` flattened: no copy kept
     frames, seqs, att_sum = [], [], 0.0
     for s in tqdm(range(0, len(windows), batch), desc="encoding", disable=None if progress else True, leave=False):
         out = model.encode(torch.from_numpy(windows[s:s + batch]).to(device))
         frames.append(out["frames"].float().cpu().numpy())
-        seqs.append(out["sequence"].float().cpu().numpy())
+        if symmetric:
+            seqs.append(out["sequence"].float().cpu().numpy())
         att_sum = att_sum + out["attention"].float().sum(1).cpu().numpy()
-    return {"frames": np.concatenate(frames), "sequence": np.concatenate(seqs), "attention": att_sum / len(windows)}
+    frames = np.concatenate(frames)
+    sequence = np.concatenate(seqs) if symmetric else frames.reshape(len(frames), -1)
+    return {"frames": frames, "sequence": sequence, "attention": att_sum / len(windows)}
 
 
 def walk_means(features: np.ndarray, walk: np.ndarray, n_walks: int) -> np.ndarray:

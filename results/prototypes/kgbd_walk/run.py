@@ -1,7 +1,7 @@
 """RULE.md's runs: KGBD's walks as "walk" prototypes (`kgbd`) against NW-UCLA and KARD alone (`plain`).
 
-    python results/prototypes/kgbd_walk/run.py          # validation and the demo walkers -> val.json
-    python results/prototypes/kgbd_walk/run.py test     # once, after the choice -> test.json
+    python results/prototypes/kgbd_walk/run.py [--raw]  # validation and the demo walkers -> val.json (val_raw.json: the baseline)
+    python results/prototypes/kgbd_walk/run.py test [--raw]  # once, after the choice -> test.json
 
 Labels as the engine gives them: per action the best prototype cosine, averaged over a track's
 last K = 3 windows (`engine.embed.ActionLabels`), windows in clip order.
@@ -22,6 +22,7 @@ from engine.skeleton import to_canonical
 from trainers.action_data import DATASETS, NWUCLA_NAMES, action_titles, read_clips, test_mask
 
 HERE = Path(__file__).parent
+RAW = False  # --raw: the raw-coordinate baseline instead of the encoder
 K = 3
 KGBD_HOP = 2.0
 WALKING = ("walk", "walk around")
@@ -29,10 +30,16 @@ WALKING = ("walk", "walk around")
 
 def main():
     torch.set_num_threads(2)
-    which = sys.argv[1] if len(sys.argv) > 1 else "val"
+    which = next((a for a in sys.argv[1:] if not a.startswith("--")), "val")
+    global RAW
+    RAW = "--raw" in sys.argv
     model, meta = load_action(None)
 
     def embed(x):
+        """The encoder's unit embeddings, or with RAW the trivial baseline: the windows' own
+        resampled coordinates, flattened and unit (cosine 1-NN as the prototypes)."""
+        if RAW:
+            return unit(x.reshape(len(x), -1))
         with torch.no_grad():
             return unit(np.concatenate([model(torch.from_numpy(x[i:i + 512])).numpy() for i in range(0, len(x), 512)]))
 
@@ -97,7 +104,7 @@ def main():
             row["demo_labels"] = {a: got.count(a) for a in sorted(set(got))}
         out[cand] = row
         print(cand, json.dumps(row), flush=True)
-    (HERE / f"{which}.json").write_text(json.dumps(out, indent=1))
+    (HERE / f"{which}{'_raw' if RAW else ''}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """RULE.md's runs: the live action window of 1 s (today) against 2.5 s (the training clips' median).
 
-    python results/prototypes/window/run.py          # validation and the demo walkers -> val.json
-    python results/prototypes/window/run.py test     # once, after the choice -> test.json
+    python results/prototypes/window/run.py [--raw]  # validation and the demo walkers -> val.json (val_raw.json: the baseline)
+    python results/prototypes/window/run.py test [--raw]  # once, after the choice -> test.json
 """
 import copy
 import json
@@ -21,6 +21,7 @@ from engine.skeleton import to_canonical
 from trainers.action_data import DATASETS, action_titles, read_clips, test_mask
 
 HERE = Path(__file__).parent
+RAW = False  # --raw: the raw-coordinate baseline instead of the encoder
 K = 3
 LONG = 2.5  # clips counted: at least this long, so both windows fit
 WALKING = ("walk", "walk around")
@@ -28,10 +29,16 @@ WALKING = ("walk", "walk around")
 
 def main():
     torch.set_num_threads(2)
-    which = sys.argv[1] if len(sys.argv) > 1 else "val"
+    which = next((a for a in sys.argv[1:] if not a.startswith("--")), "val")
+    global RAW
+    RAW = "--raw" in sys.argv
     model, base = load_action(None)
 
     def embed(x):
+        """The encoder's unit embeddings, or with RAW the trivial baseline: the windows' own
+        resampled coordinates, flattened and unit (cosine 1-NN as the prototypes)."""
+        if RAW:
+            return unit(x.reshape(len(x), -1))
         with torch.no_grad():
             return unit(np.concatenate([model(torch.from_numpy(x[i:i + 512])).numpy() for i in range(0, len(x), 512)]))
 
@@ -88,7 +95,7 @@ def main():
             row["demo_walking"] = 100 * float(np.mean([g in WALKING for g in got]))
         out[str(seconds)] = row
         print(seconds, json.dumps(row), flush=True)
-    (HERE / f"{which}.json").write_text(json.dumps(out, indent=1))
+    (HERE / f"{which}{'_raw' if RAW else ''}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python results/transfer/symmetric/run.py val    # the rule's validation figures -> val.json
     python results/transfer/symmetric/run.py test   # once, after the choice -> test.json
     python results/transfer/symmetric/run.py sides  # the addendum's KGBD cross-side domain -> sides.json
+    python results/transfer/symmetric/run.py sides sides_product  # the same with the bundled (symmetric) checkpoint
 """
 import json
 import sys
@@ -19,7 +20,8 @@ from engine.datasets import open_dataset  # noqa: E402
 from engine.datasets.cache import extract  # noqa: E402
 from engine.embed import gait_embedding, unit  # noqa: E402
 from trainers.evaluate.robustness import CONDITIONS  # noqa: E402
-from trainers.evaluate.transfer import (REDUCED_FAMILY, REDUCTIONS, Encoded, closed_set, encode_sequences,  # noqa: E402
+from trainers.evaluate.transfer import (REDUCED_FAMILY, REDUCTIONS, Encoded, bone_scores, closed_set,  # noqa: E402
+                                        encode_sequences,
                                         fused_scores, kgbd_split_items)
 
 HERE = Path(__file__).parent
@@ -33,12 +35,13 @@ def symmetric(model, meta, enc: Encoded, seqs: list) -> Encoded:
 
 def figures(probe: Encoded, gallery: Encoded) -> dict:
     return {"fused": closed_set(fused_scores(probe, gallery), probe.person, gallery.person)["rank1"],
-            "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"]}
+            "gait": closed_set(probe.emb @ gallery.emb.T, probe.person, gallery.person)["rank1"],
+            "bones": closed_set(bone_scores(probe.bones, gallery.bones), probe.person, gallery.person)["rank1"]}
 
 
 def rotations(model, meta, name: str, actions: list[str], key: str) -> dict:
     ds = open_dataset(extract(name))
-    out = {"plain": {"fused": [], "gait": []}, "sym": {"fused": [], "gait": []}}
+    out = {c: {"fused": [], "gait": [], "bones": []} for c in ("plain", "sym")}
     for action in actions:
         items = [it for it in ds.items if it.meta["action"] == action]
         seqs = [ds.read(it.path) for it in items]
@@ -101,7 +104,7 @@ def sides(model, meta) -> dict:
         for it in items:
             a, b = side_runs(ds.read(it.path))
             runs.setdefault(role, []).append((it.meta["subject"], a, b))
-    res = {"plain": {"fused": [], "gait": []}, "sym": {"fused": [], "gait": []}, "pairs": []}
+    res = {"plain": {"fused": [], "gait": [], "bones": []}, "sym": {"fused": [], "gait": [], "bones": []}, "pairs": []}
     for g_side, p_side in ((1, 2), (2, 1)):
         gal = [(x[0], x[g_side]) for x in runs["fit"] if x[g_side] is not None]
         prb = [(x[0], x[p_side]) for x in runs["val"] if x[p_side] is not None]
@@ -125,7 +128,8 @@ def main():
     if which == "sides":
         res = sides(model, meta)
         print(json.dumps(res), flush=True)
-        (HERE / "sides.json").write_text(json.dumps(res, indent=1))
+        name = sys.argv[2] if len(sys.argv) > 2 else "sides"  # the product check: another file
+        (HERE / f"{name}.json").write_text(json.dumps(res, indent=1))
         return
     if which == "val":
         others = ["a01", "a02", "a03", "a05", "a06", "a08", "a09", "a11", "a12"]
