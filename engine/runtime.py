@@ -23,9 +23,13 @@ import numpy as np
 import torch
 
 from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, load_action, load_gait, read_meta
+from engine.models.sge_la import per_group
 
 BACKENDS = ("torch", "onnx")
 OPSET = 18
+# how `export_onnx` writes a graph; part of the cached file's name, so an export in an older form
+# is made again (2: SGE-LA's grouped products as one 2-D product per axis, `sge_la.per_group`)
+EXPORT_FORM = 2
 
 
 class _GaitGraph(torch.nn.Module):
@@ -72,7 +76,8 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, ch
     base = Path(checkpoint).with_suffix("") if checkpoint else DEFAULT_GAIT
     kind, model, meta = load_model(base)
     path = Path(out) if out else base.with_suffix(".onnx")
-    graph = _GaitGraph(model) if kind == "gait" else model
+    # SGE-LA's per-axis weights as 2-D products: ONNX Runtime packs them once, at load
+    graph = _GaitGraph(per_group(model)) if kind == "gait" else model
     names = _GaitGraph.outputs(model) if kind == "gait" else ("embedding",)
     x = example_input(kind, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +90,7 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, ch
     program.save(str(tmp))
     proto = onnx.load(str(tmp))
     for k, v in {"skelstream.kind": kind, "skelstream.name": meta["name"], "skelstream.fingerprint": meta["fingerprint"],
-                 "skelstream.outputs": ",".join(names)}.items():
+                 "skelstream.outputs": ",".join(names), "skelstream.export_form": str(EXPORT_FORM)}.items():
         proto.metadata_props.add(key=k, value=v)
     onnx.save(proto, str(tmp))
     os.replace(tmp, path)
@@ -166,6 +171,12 @@ def onnx_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "skelstream" / "onnx"
 
 
+def cached_onnx(base: Path, fingerprint: str) -> Path:
+    """Where `onnx_file` keeps the export of checkpoint ``base`` (its name, weights and the
+    export form) in `onnx_cache`."""
+    return onnx_cache() / f"{base.name}-{fingerprint}-e{EXPORT_FORM}.onnx"
+
+
 def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Path:
     """The ONNX file of a checkpoint: ``CHECKPOINT.onnx`` when it exists, else one in the user
     cache named by the weights' fingerprint, exported now if missing."""
@@ -174,7 +185,7 @@ def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Pat
     beside = base.with_suffix(".onnx")
     if beside.is_file():
         return beside
-    cached = onnx_cache() / f"{base.name}-{fingerprint}.onnx"
+    cached = cached_onnx(base, fingerprint)
     if not cached.is_file():
         t0 = time.monotonic()
         print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)

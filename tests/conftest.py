@@ -57,12 +57,12 @@ def onnx_cache(tmp_path_factory) -> Path:
     """The bundled gait and action checkpoints exported to ONNX once per session, in a folder the
     engine's ``--backend onnx`` reads ($SKELSTREAM_ONNX_CACHE for the session)."""
     from engine.checkpoint import DEFAULT_ACTION, DEFAULT_GAIT
-    from engine.runtime import export_onnx, load_model
+    from engine.runtime import cached_onnx, export_onnx, load_model
     folder = tmp_path_factory.mktemp("onnx")
-    for base in (DEFAULT_GAIT, DEFAULT_ACTION):  # named as `engine.runtime.onnx_file` looks for them
-        export_onnx(base, folder / f"{base.name}-{load_model(base)[2]['fingerprint']}.onnx", check=False)
     old = os.environ.get("SKELSTREAM_ONNX_CACHE")
     os.environ["SKELSTREAM_ONNX_CACHE"] = str(folder)
+    for base in (DEFAULT_GAIT, DEFAULT_ACTION):  # where `engine.runtime.onnx_file` looks for them
+        export_onnx(base, cached_onnx(base, load_model(base)[2]["fingerprint"]), check=False)
     yield folder
     if old is None:
         os.environ.pop("SKELSTREAM_ONNX_CACHE", None)

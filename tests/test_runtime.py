@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import onnx as onnx_proto
 import pytest
 import torch
 
@@ -72,6 +73,11 @@ def test_onnx_gait_features_equal_pytorch_on_real_windows(which, kgbd_walks, tmp
     base = DEFAULT_GAIT if which == "sge_la" else _a3d_checkpoint(tmp_path)
     path, diff = export_onnx(base, tmp_path / f"{which}.onnx")
     assert diff < 1e-5
+    if which == "sge_la":  # every weight a 2-D product: ONNX Runtime packs those once, at load
+        proto = onnx_proto.load(str(path))
+        consts = {i.name: len(i.dims) for i in proto.graph.initializer}
+        ranks = [consts[n.input[1]] for n in proto.graph.node if n.op_type in ("MatMul", "Gemm") and n.input[1] in consts]
+        assert len(ranks) >= 3 * 24 and set(ranks) == {2}
     model, meta = load_gait(base)
     onnx = OnnxGait(model, _Session(path, "gait", meta["fingerprint"]))
     x = _gait_windows(meta, kgbd_walks)

@@ -77,6 +77,34 @@ class GroupedLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight) if self.bias is not None else torch.bmm(x, self.weight)
 
 
+class PerGroupLinear(nn.Module):
+    """A `GroupedLinear` as one 2-D matrix product per group: the same values, for export. ONNX
+    Runtime packs a constant 2-D weight once, at load; a 3-D one it packs again at every call of a
+    batch of two or more rows, which made two windows cost twice one (docs/RESULTS.md, issue 17)."""
+
+    def __init__(self, grouped: GroupedLinear):
+        super().__init__()
+        self.weight = nn.ParameterList(nn.Parameter(w.detach().clone()) for w in grouped.weight)
+        self.bias = (None if grouped.bias is None
+                     else nn.ParameterList(nn.Parameter(b[0].detach().clone()) for b in grouped.bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x[g] @ w if self.bias is None else torch.addmm(self.bias[g], x[g], w)
+                            for g, w in enumerate(self.weight)])
+
+
+def per_group(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` with every `GroupedLinear` as a `PerGroupLinear` (same outputs), the
+    form `engine.runtime.export_onnx` writes; other models come back as copies, unchanged."""
+    import copy
+    out = copy.deepcopy(model)
+    for mod in list(out.modules()):
+        for name, child in list(mod.named_children()):
+            if isinstance(child, GroupedLinear):
+                setattr(mod, name, PerGroupLinear(child))
+    return out
+
+
 class GroupedLSTMCell(nn.Module):
     """A stack of LSTM cells with separate weights per group: state [G, B, H] per layer."""
 

@@ -9,7 +9,6 @@ compute), and compared with the float32 export on 512 real KGBD windows: relativ
 raw encodings, cosine of the whitened matching features to float32's, and one window's time in
 a tight loop on one thread (best and median of 5 x 100 calls).
 """
-import copy
 import logging
 import tempfile
 import time
@@ -30,26 +29,10 @@ from engine.runtime import OPSET, _GaitGraph, example_input
 logging.disable(logging.INFO)
 
 
-class AxisLinear(torch.nn.Module):
-    """A `GroupedLinear` as one 2-D product per group (same values)."""
-
-    def __init__(self, grouped: sge_la.GroupedLinear):
-        super().__init__()
-        self.w = torch.nn.ParameterList(torch.nn.Parameter(w.detach().clone()) for w in grouped.weight)
-        self.b = None if grouped.bias is None else torch.nn.ParameterList(
-            torch.nn.Parameter(b[0].detach().clone()) for b in grouped.bias)
-
-    def forward(self, x):
-        return torch.stack([x[g] @ w + (0 if self.b is None else self.b[g]) for g, w in enumerate(self.w)])
-
-
 def per_axis(model):
-    out = copy.deepcopy(model)
-    for mod in list(out.modules()):
-        for name, child in list(mod.named_children()):
-            if isinstance(child, sge_la.GroupedLinear):
-                setattr(mod, name, AxisLinear(child))
-    return out
+    """The export form of `engine.models.sge_la.per_group` (since the sixth session the product's
+    own; this script first defined it)."""
+    return sge_la.per_group(model)
 
 
 def export(model, meta, path):
