@@ -10,8 +10,11 @@ is deleted with them. Tables:
   (canonical joints float32 [T, 25, 3], confidence [T, 25], timestamps [T]) so it can be
   re-encoded when the checkpoint changes, and its body-shape descriptor (`engine.shape`, float32
   bytes; NULL when neither a descriptor nor a skeleton was given) with its skeleton family;
-- ``meta``: the schema version (2; a version-1 file gets the shape columns on opening, filled
-  from the skeletons it stores, their skeleton family inferred from the joints they hold).
+- ``meta``: the schema version (3; a version-1 file gets the shape columns on opening, filled
+  from the skeletons it stores, their skeleton family inferred from the joints they hold; a
+  version-2 file gets the descriptors of the skeletons it stores made again, since left/right
+  pairs are measured on the side nearer the sensor: `engine.shape`. An enrollment stored
+  without its skeleton keeps its version-2 descriptor, the two sides' mean).
 
 An enrollment of a person is one transaction: a process killed midway leaves no partial person.
 Nothing is pickled: arrays are raw little-endian bytes with their shapes.
@@ -32,7 +35,7 @@ import numpy as np
 from engine.sequence import SkeletonSequence
 from engine.skeleton import KINECT_V2
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS people (
@@ -95,8 +98,10 @@ class Gallery:
         version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if version is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) == 1:
-            self._migrate_1()
+        elif int(version[0]) in (1, 2):
+            if int(version[0]) == 1:
+                self._migrate_1()
+            self._migrate_2()
         elif int(version[0]) != SCHEMA_VERSION:
             raise GalleryError(f"{self.path}: gallery schema {version[0]}, this skelstream reads {SCHEMA_VERSION}")
 
@@ -110,6 +115,14 @@ class Gallery:
             for eid, seq in self._skeletons():  # stored canonical: the family from what it holds
                 self.db.execute("UPDATE enrollments SET shape=?, shape_family=? WHERE id=?",
                                 (_shape_row(seq, None)[0], infer_family(seq.joints, seq.confidence), eid))
+            self.db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+
+    def _migrate_2(self) -> None:
+        """Schema 2 -> 3: the body-shape descriptors of the stored skeletons made again (pairs on
+        the side nearer the sensor), their families kept, in one transaction."""
+        with _transaction(self.db):
+            for eid, seq in list(self._skeletons("AND shape IS NOT NULL")):
+                self.db.execute("UPDATE enrollments SET shape=? WHERE id=?", (_shape_row(seq, None)[0], eid))
             self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     def _skeletons(self, where: str = "", args: tuple = ()):

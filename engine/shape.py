@@ -4,8 +4,10 @@ Bone lengths stay when a person limps, carries something or walks in another dir
 dynamics change. The descriptor (`describe`) is, per sequence, the median over its frames of:
 
 - each bone of the canonical tree whose two ends the sensor gives (in at least half the frames),
-  a left/right pair replaced by the mean of its two sides (a profile view occludes one side,
-  and which side changes with the walking direction);
+  a left/right pair measured frame by frame on the side nearer the sensor (arms: the shoulder
+  with the smaller depth; legs: the hip): a profile view occludes the far side, whose estimates
+  are poor, and which side is far changes with the walking direction. Where the nearer side's
+  bone is not given, the other's; where the depth cannot be read, the mean of the two;
 - four distances within one rigid part, between joints every sensor gives: shoulder width, hip
   width, neck (SpineShoulder) to the hips' midpoint, head to neck.
 
@@ -24,8 +26,9 @@ the sensor does not give is NaN and left out of the comparison.
 `fuse` combines gait cosines and shape scores per query: each z-normalised over the gallery's
 enrollments, averaged with equal weights. The weight and the descriptor were chosen on
 validation data only (UTD-MHAD, MSR Action3D, KGBD's validation walks), by the rule written
-before the runs (``results/transfer/shape/RULE.md``); docs/RESULTS.md "Transfer" has the
-figures. `engine.identity.identify` ranks people by the fused score and keeps the open-set
+before the runs (``results/transfer/shape/RULE.md``); the near-side pairs later, by
+``results/transfer/near/RULE.md`` (five validation domains, two of them across views or sides);
+docs/RESULTS.md "Transfer" has the figures. `engine.identity.identify` ranks people by the fused score and keeps the open-set
 decision on the gait score, so fusing never accepts a stranger the gait model alone would reject.
 """
 
@@ -45,6 +48,8 @@ _NAMES = [f"{a}-{b}" for a, b in BONES]
 _PAIRS = [(i, _NAMES.index(n.replace("Left", "Right"))) for i, n in enumerate(_NAMES) if "Left" in n]
 _UNPAIRED = [i for i, n in enumerate(_NAMES) if "Left" not in n and "Right" not in n]
 _LEFT, _RIGHT = np.array([i for i, _ in _PAIRS]), np.array([j for _, j in _PAIRS])
+# pairs whose nearer side is the nearer hip's (legs, and SpineBase-hip); the others the shoulder's
+_LEGS = np.array([any(p in _NAMES[i] for p in ("Hip", "Knee", "Ankle", "Foot")) for i in _LEFT])
 # (joint, joint or the midpoint of the hips) within one rigid part
 RIGID = (("ShoulderLeft", "ShoulderRight"), ("HipLeft", "HipRight"), ("SpineShoulder", "hips"),
          ("Head", "SpineShoulder"))
@@ -98,11 +103,20 @@ def infer_family(joints: np.ndarray, confidence: np.ndarray) -> str:
 
 
 def frame_lengths(joints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Per frame, every bone's length and the rigid distances, ``[T, len(BONES) + len(RIGID)]`` from canonical
-    ``joints [T, 25, 3]`` and ``confidence [T, 25]``; NaN where an end is not given."""
+    """Per frame, every bone's length, the rigid distances and each left/right pair's length on
+    the side nearer the sensor, ``[T, len(BONES) + len(RIGID) + pairs]`` from canonical ``joints
+    [T, 25, 3]`` and ``confidence [T, 25]``; NaN where an end is not given."""
     given = confidence > 0
     bones = np.linalg.norm(joints[:, _B] - joints[:, _A], axis=-1)
     bones = np.where(given[:, _A] & given[:, _B], bones, np.nan)
+    left, right = bones[:, _LEFT], bones[:, _RIGHT]
+    near = np.where(np.isnan(left), right, np.where(np.isnan(right), left, (left + right) / 2))  # depth unknown
+    for cols, (a, b) in ((~_LEGS, ("ShoulderLeft", "ShoulderRight")), (_LEGS, ("HipLeft", "HipRight"))):
+        known = given[:, INDEX[a]] & given[:, INDEX[b]]  # depth read only from given joints
+        left_near = (joints[:, INDEX[a], 2] <= joints[:, INDEX[b], 2])[:, None]
+        pick = np.where(left_near, np.where(np.isnan(left[:, cols]), right[:, cols], left[:, cols]),
+                        np.where(np.isnan(right[:, cols]), left[:, cols], right[:, cols]))
+        near[:, cols] = np.where(known[:, None], pick, near[:, cols])
     extra = []
     for a, b in RIGID:
         if b == "hips":
@@ -112,7 +126,7 @@ def frame_lengths(joints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
             pb, ok_b = joints[:, INDEX[b]], given[:, INDEX[b]]
         d = np.linalg.norm(joints[:, INDEX[a]] - pb, axis=-1)
         extra.append(np.where(given[:, INDEX[a]] & ok_b, d, np.nan))
-    return np.concatenate([bones, np.stack(extra, 1)], 1).astype(np.float32)
+    return np.concatenate([bones, np.stack(extra, 1), near], 1).astype(np.float32)
 
 
 def median_lengths(rows: np.ndarray) -> np.ndarray:
@@ -132,10 +146,8 @@ def median_lengths(rows: np.ndarray) -> np.ndarray:
 def describe_rows(rows: np.ndarray) -> np.ndarray:
     """The descriptor ``[len(FEATURES)]`` of `frame_lengths` rows (NaN: not given)."""
     med = median_lengths(rows)
-    bones, extra = med[:len(BONES)], med[len(BONES):]
-    left, right = bones[_LEFT], bones[_RIGHT]
-    pairs = np.where(np.isnan(left), right, np.where(np.isnan(right), left, (left + right) / 2))
-    return np.concatenate([pairs, bones[_UNPAIRED], extra]).astype(np.float32)
+    n = len(BONES) + len(RIGID)
+    return np.concatenate([med[n:], med[:len(BONES)][_UNPAIRED], med[len(BONES):n]]).astype(np.float32)
 
 
 def describe(joints: np.ndarray, confidence: np.ndarray, layout) -> np.ndarray:

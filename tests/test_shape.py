@@ -40,13 +40,54 @@ def test_the_descriptor_is_rigid_and_mirror_invariant():
     seq = _body()
     ref = sequence_shape(seq).values[0]
     assert np.isfinite(ref).all()
-    a = np.deg2rad(37)
+    a = np.deg2rad(4)  # turned a little: the same shoulder and hip stay nearer the sensor
     rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]], np.float32)
     moved = seq.joints @ rot.T + np.array([2.0, -0.5, 3.0], np.float32)
     np.testing.assert_allclose(describe(moved, seq.confidence, seq.layout), ref, atol=1e-5)
     # left and right swapped (a person walking the other way past a profile sensor)
     swap = [CANONICAL.index(n.replace("Left", "#").replace("Right", "Left").replace("#", "Right")) for n in CANONICAL]
     np.testing.assert_allclose(describe(seq.joints[:, swap], seq.confidence[:, swap], seq.layout), ref, atol=1e-6)
+
+
+def _symmetric_body(yaw_deg: float, frames: int = 30) -> np.ndarray:
+    """A left/right symmetric body (each right joint the mirror of its left one about x = 0),
+    turned by ``yaw_deg`` about y and standing 3 m from the sensor: [frames, 25, 3]."""
+    rng = np.random.default_rng(7)
+    base = np.zeros((25, 3), np.float32)
+    for i, n in enumerate(CANONICAL):
+        if "Left" in n:
+            base[i] = [0.1 + abs(rng.normal(0, 0.2)), rng.normal(0, 0.4), rng.normal(0, 0.03)]
+            base[CANONICAL.index(n.replace("Left", "Right"))] = base[i] * [-1, 1, 1]
+        elif "Right" not in n:
+            base[i] = [0, rng.normal(0, 0.3), rng.normal(0, 0.05)]
+    a = np.deg2rad(yaw_deg)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]], np.float32)
+    return np.repeat((base @ rot.T + [0, 0, 3.0])[None], frames, 0).astype(np.float32)
+
+
+def test_pairs_are_measured_on_the_side_nearer_the_sensor():
+    """Seen in profile, the far limbs are estimated poorly, and which side is far changes with the
+    walking direction: the descriptor takes each left/right pair from the nearer side, so the same
+    body seen from either side, its far limbs corrupted, gives the descriptor of the clean body."""
+    clean = _symmetric_body(60)
+    conf = np.ones(clean.shape[:2], np.float32)
+    ref = describe(clean, conf, KINECT_V2)
+    rng = np.random.default_rng(0)
+    limbs = ("Elbow", "Wrist", "Hand", "HandTip", "Thumb", "Knee", "Ankle", "Foot")
+    for yaw in (60, -60):
+        body = _symmetric_body(yaw)
+        left_near = body[0, INDEX["ShoulderLeft"], 2] < body[0, INDEX["ShoulderRight"], 2]
+        assert left_near == (body[0, INDEX["HipLeft"], 2] < body[0, INDEX["HipRight"], 2]) == (yaw > 0)
+        far = "Right" if left_near else "Left"
+        idx = [INDEX[j + far] for j in limbs]
+        body[:, idx] += rng.normal(0, 0.1, (len(body), len(idx), 3)).astype(np.float32)  # the far side's guesses
+        np.testing.assert_allclose(describe(body, conf, KINECT_V2), ref, atol=1e-5)
+    # the depth is read only from given joints: a missing shoulder gives the two sides' mean
+    body = _symmetric_body(60)
+    conf2 = conf.copy()
+    conf2[:, INDEX["ShoulderRight"]] = 0
+    out = describe(body, conf2, KINECT_V2)
+    assert np.isfinite(out[FEATURES.index("Elbow-Wrist")])
 
 
 def test_scores_are_scaled_by_the_gallerys_own_spread():
@@ -155,9 +196,20 @@ def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
     db.close()
     with Gallery(path) as g:
         migrated = g.shapes("f1")
-        assert g.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "2"
+        assert g.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
     np.testing.assert_allclose(migrated.values[0], shapes[0], rtol=1e-6)
     assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["kinect_v2", "", ""]
+    # a version-2 file (descriptors of another definition): those of stored skeletons made again
+    with Gallery(path) as g:
+        g.enroll("D", [Enrollment(np.ones(4, np.float32), "d", shape=Shapes.one(np.full(len(FEATURES), 0.3), "kard"))],
+                 "ck", "f1")
+        g.db.execute("UPDATE enrollments SET shape=? WHERE source='a'", (np.full(len(FEATURES), 9, "<f4").tobytes(),))
+        g.db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+    with Gallery(path) as g:
+        again = g.shapes("f1")
+        assert g.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    np.testing.assert_allclose(again.values[0], shapes[0], rtol=1e-6)  # from its skeleton
+    np.testing.assert_allclose(again.values[3], 0.3)  # no skeleton: kept as stored
     # the descriptors are biometric data: exported with everything else, deleted with the person
     import json
     with Gallery(path) as g:
