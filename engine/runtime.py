@@ -16,6 +16,7 @@ terminal). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -133,6 +134,10 @@ class _Session:
                              f"checkpoint's {fingerprint}; export it again with `skelstream export CHECKPOINT --onnx`")
         self.outputs = props["skelstream.outputs"].split(",")
         self.providers = self.session.get_providers()
+        self.form = int(props.get("skelstream.export_form", "1"))
+        if self.form < EXPORT_FORM:  # runs, with the same features, only slower (SGE-LA: 2x at batch 2)
+            print(f"engine: {self.path} was exported by an older skelstream (form {self.form}, now {EXPORT_FORM}); "
+                  f"`skelstream export CHECKPOINT --onnx` again for the faster graph", file=sys.stderr, flush=True)
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
         return self.session.run(self.outputs, {"x": np.ascontiguousarray(x, np.float32)})

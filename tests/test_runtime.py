@@ -19,7 +19,7 @@ from engine.embed import unit, window_features
 from engine.models.action import action_input, encoder_from
 from engine.models.a3d import A3D, A3DConfig
 from engine.models.sge_la import prepare_windows, window_options
-from engine.runtime import OnnxAction, OnnxGait, _Session, export_onnx, load_encoder
+from engine.runtime import EXPORT_FORM, OnnxAction, OnnxGait, _Session, export_onnx, load_encoder
 from engine.skeleton import to_canonical
 
 pytestmark = pytest.mark.realdata
@@ -122,8 +122,17 @@ def test_onnx_action_embeddings_equal_pytorch_on_real_clips(which, kgbd_walks, t
         assert np.abs(got - ref).max() < 1e-5 * max(1.0, np.abs(ref).max())
 
 
-def test_a_stale_or_foreign_onnx_file_is_refused(tmp_path, onnx_cache):
+def test_a_stale_or_foreign_onnx_file_is_refused(tmp_path, onnx_cache, capsys):
     gait = next(onnx_cache.glob("gait_*.onnx"))
+    assert _Session(gait, "gait", None).form == EXPORT_FORM
+    # an export of an older form still runs, and the terminal says how to make the faster one
+    old = onnx_proto.load(str(gait))
+    kept = [p for p in old.metadata_props if p.key != "skelstream.export_form"]
+    del old.metadata_props[:]
+    old.metadata_props.extend(kept)
+    onnx_proto.save(old, str(tmp_path / "old.onnx"))
+    assert _Session(tmp_path / "old.onnx", "gait", None).form == 1
+    assert "older skelstream" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not a action one|not an? action"):
         _Session(gait, "action", None)
     with pytest.raises(ValueError, match="export it again"):
