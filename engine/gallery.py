@@ -98,16 +98,16 @@ class Gallery:
         version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if version is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) in (1, 2):
-            if int(version[0]) == 1:
-                self._migrate_1()
+        elif int(version[0]) == 1:
+            self._migrate_1()
+        elif int(version[0]) == 2:
             self._migrate_2()
         elif int(version[0]) != SCHEMA_VERSION:
             raise GalleryError(f"{self.path}: gallery schema {version[0]}, this skelstream reads {SCHEMA_VERSION}")
 
     def _migrate_1(self) -> None:
-        """Schema 1 -> 2: the shape columns, filled from the stored skeletons (their skeleton
-        family inferred: `engine.shape.infer_family`), in one transaction."""
+        """Schema 1 -> 3: the shape columns, filled from the stored skeletons (today's descriptor;
+        their skeleton family inferred: `engine.shape.infer_family`), in one transaction."""
         from engine.shape import infer_family
         with _transaction(self.db):
             self.db.execute("ALTER TABLE enrollments ADD COLUMN shape BLOB")
@@ -115,7 +115,7 @@ class Gallery:
             for eid, seq in self._skeletons():  # stored canonical: the family from what it holds
                 self.db.execute("UPDATE enrollments SET shape=?, shape_family=? WHERE id=?",
                                 (_shape_row(seq, None)[0], infer_family(seq.joints, seq.confidence), eid))
-            self.db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
     def _migrate_2(self) -> None:
         """Schema 2 -> 3: the body-shape descriptors of the stored skeletons made again (pairs on
