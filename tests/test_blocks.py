@@ -171,3 +171,23 @@ def test_sequence_encoder_segments_join_the_spans_of_the_clip():
         assert torch.equal(again.eval()(x), f)
     with pytest.raises(ValueError, match="segments"):
         make_encoder("seq", hidden=8, segments=0)
+    with pytest.raises(ValueError, match="segments"):
+        make_encoder("seq", hidden=8, segments=[1, 0])
+
+
+def test_sequence_encoder_pyramid_joins_the_whole_clip_and_its_spans():
+    """``segments`` [1, 4]: the whole-clip mean first, then the 4 span means ([N, 5 * 2H]); the
+    same weights as a 4-span encoder give the same span block."""
+    from engine.models.action import encoder_from, make_encoder
+    torch.manual_seed(0)
+    pyr = make_encoder("seq", hidden=8, motion=True, segments=[1, 4]).eval()
+    spans = encoder_from({"kind": "seq", "hidden": 8, "motion": True, "segments": 4})
+    whole = encoder_from({"kind": "seq", "hidden": 8, "motion": True})
+    for other in (spans, whole):
+        other.load_state_dict(pyr.state_dict())
+        other.eval()
+    x = torch.randn(3, 30, 20, 3)
+    with torch.no_grad():
+        f = pyr(x)
+        assert f.shape == (3, 80) and pyr.dim == 80
+        assert torch.equal(f[:, :16], whole(x)) and torch.equal(f[:, 16:], spans(x))

@@ -108,17 +108,20 @@ class SequenceEncoder(nn.Module):
     validation split, the same BiGRU goes from 70.6 to 75.6 % with it, and self-supervised ISC
     from 74.1 to 84.1 % linear on the test view (docs/RESULTS.md). The outputs are averaged over
     time (``segments`` 1), or over each of ``segments`` equal spans of the clip and joined, so the
-    feature keeps when in the clip things happen (dimension ``segments`` x 2 ``hidden``)."""
+    feature keeps when in the clip things happen (dimension ``segments`` x 2 ``hidden``). A list
+    of span counts is a pyramid: each level's span means, joined in order (``[1, 4]``: the
+    whole-clip mean, then the 4 span means; dimension 5 x 2 ``hidden``)."""
 
     def __init__(self, joints: int = len(SKELETON_JOINTS), hidden: int = 1024, layers: int = 3, motion: bool = False,
-                 segments: int = 1, dropout: float = 0.0):
+                 segments: int | list[int] = 1, dropout: float = 0.0):
         super().__init__()
-        if segments < 1:
-            raise ValueError(f"segments must be at least 1, got {segments}")
-        self.motion, self.segments = motion, segments
+        levels = [segments] if isinstance(segments, int) else list(segments)
+        if not levels or any(not isinstance(k, int) or k < 1 for k in levels):
+            raise ValueError(f"segments must be a span count of at least 1 or a list of them, got {segments!r}")
+        self.motion, self.segments, self.levels = motion, segments, levels
         self.gru = nn.GRU(joints * (6 if motion else 3), hidden, num_layers=layers, batch_first=True, bidirectional=True,
                           dropout=dropout if layers > 1 else 0.0)
-        self.dim = 2 * hidden * segments
+        self.dim = 2 * hidden * sum(levels)
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """The top layer's outputs at every frame ``[N, T, 2 hidden]`` (CRRL's h)."""
@@ -126,9 +129,9 @@ class SequenceEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.states(x)
-        if self.segments == 1:
+        if self.levels == [1]:
             return out.mean(1)
-        return torch.cat([span.mean(1) for span in out.tensor_split(self.segments, dim=1)], 1)
+        return torch.cat([span.mean(1) for k in self.levels for span in out.tensor_split(k, dim=1)], 1)
 
 
 class _GraphBlock(nn.Module):
