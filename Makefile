@@ -21,7 +21,9 @@ system:
 	@if command -v apt-get >/dev/null && ! dpkg -s $(DEBIAN) >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN) >/dev/null; fi
 
+# the bundled encoders exported for ONNX Runtime, the engine's CPU backend (once; then a check)
 setup: system $(STAMP)
+	@$(BIN)/skelstream export --onnx --cache
 
 # the dashboard on the bundled recordings (under Xvfb when there is no screen)
 demo: setup

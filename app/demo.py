@@ -93,7 +93,7 @@ def endpoints(folder: Path) -> dict[str, str]:
 
 def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = None,
                  action_checkpoint: str | None = None, prototypes: str | None = None,
-                 backend: str = "torch", action_smooth: int = 3) -> subprocess.Popen:
+                 backend: str = "auto", action_smooth: int = 3) -> subprocess.Popen:
     args = [sys.executable, "-m", "engine.cli", "engine", "--frames", ep["frames"], "--results", ep["results"],
             "--control", ep["control"], "--gallery", str(gallery), "--backend", backend,
             "--action-smooth", str(action_smooth)]
@@ -105,7 +105,7 @@ def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = Non
 
 def run(kgbd: bool = False, data_root: str | None = None, checkpoint: str | None = None,
         screenshot: str | None = None, quit_after: float | None = None, action_checkpoint: str | None = None,
-        prototypes: str | None = None, backend: str = "torch", action_smooth: int = 3) -> int:
+        prototypes: str | None = None, backend: str = "auto", action_smooth: int = 3) -> int:
     """The demo: gallery, engine, replay, window. Returns the Qt exit code."""
     from app.main import launch
     folder = Path(tempfile.mkdtemp(prefix="skelstream-demo-"))  # mode 0700: the gallery stays private

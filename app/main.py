@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--action-checkpoint", help="demo: action checkpoint (default: the bundled one); its prototypes "
                    "are CHECKPOINT.prototypes.safetensors unless --prototypes names others")
     p.add_argument("--prototypes", help="demo: action prototypes (`skelstream prototypes`) for the action checkpoint")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="demo: the engine's inference backend (see skelstream engine --backend)")
     p.add_argument("--action-smooth", type=int, default=3, metavar="N",
                    help="demo: action labels averaged over a track's last N windows (see skelstream engine)")

@@ -138,6 +138,7 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
     e50, e99 = _percentiles(e2e_ms)
     w50, w99 = _percentiles(wire_ms)
     return {"tracks": tracks, "rate": rate, "seconds": seconds, "device": final.get("device", "?"), "backend": backend,
+            "engine_backend": final.get("backend", "?"),
             "threads": threads, "stagger": stagger,
             "action": action, "action_windows": int(final.get("action_windows", 0)),
             "e2e_p50_ms": e50, "e2e_p99_ms": e99, "wire_p50_ms": w50, "wire_p99_ms": w99,
@@ -180,7 +181,8 @@ def main(args) -> None:
             rows.append(r)
             drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
                      + r["results_dropped"] + r["sensor_dropped"])
-            print(f"{n:>7} {backend:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}"
+            label = backend if backend != "auto" else "auto:" + r["engine_backend"].split(" ")[0]
+            print(f"{n:>7} {label:>7}{r['e2e_p50_ms']:>9.1f}{r['e2e_p99_ms']:>9.1f}{r['wire_p50_ms']:>9.2f}"
                   f"{r['wire_p99_ms']:>9.2f}{r['results_per_s']:>11.1f}{r['results_expected_per_s']:>9.1f}"
                   f"{r['batch_mean']:>7.1f}{drops:>7}  {r['device']}", flush=True)
             if args.json:  # after every row, so a run stopped part-way still leaves its figures

@@ -175,6 +175,13 @@ def cmd_export(args) -> None:
     from engine.runtime import export_onnx
     if not args.onnx:
         raise ValueError("say the format: --onnx (model cards and bundled defaults: python -m trainers.export)")
+    if args.cache:
+        if args.out:
+            raise ValueError("--cache writes into the user cache; leave out -o/--out")
+        from engine.runtime import warm_cache
+        for path in warm_cache([args.checkpoint]):
+            print(f"ready: {path}")
+        return
     path, diff = export_onnx(args.checkpoint, args.out)
     print(f"wrote {path}; max abs difference to PyTorch on 3 example inputs: {diff:.1e}")
 
@@ -249,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", nargs="?", help="checkpoint path without suffix (default: the bundled gait one)")
     s.add_argument("--onnx", action="store_true", help="ONNX (the one format for now)")
     s.add_argument("-o", "--out", help="where (default CHECKPOINT.onnx)")
+    s.add_argument("--cache", action="store_true",
+                   help="export into the user cache the engine reads at start instead (unless there already), "
+                   "by default the bundled gait and action checkpoints: then `skelstream engine` (--backend auto "
+                   "or onnx) starts without exporting. `make setup` runs `skelstream export --onnx --cache`")
     s.set_defaults(func=cmd_export)
 
     register_streaming(sub)

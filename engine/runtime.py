@@ -7,7 +7,9 @@ checked against PyTorch on the spot (max abs difference of every output).
 
 ``skelstream engine --backend onnx`` runs the same encoders through ONNX Runtime (the CUDA
 execution provider when the engine's device is CUDA and the provider is installed, the CPU one
-otherwise). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch modules the engine
+otherwise). ``--backend auto`` (the default) takes ONNX Runtime on the CPU, where it is the
+faster one for every bundled encoder (docs/RESULTS.md, issue 17), and eager PyTorch on CUDA or
+where onnxruntime is missing or a checkpoint does not export (said on the terminal). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch modules the engine
 uses (``encode`` / call, ``whitening``, ``config``), so the engine has one code path; a
 checkpoint without its ``.onnx`` is exported into the user cache at start (said on the
 terminal). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
@@ -15,9 +17,11 @@ terminal). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +30,7 @@ import torch
 from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, load_action, load_gait, read_meta
 from engine.models.sge_la import per_group
 
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 OPSET = 18
 # how `export_onnx` writes a graph; part of the cached file's name, so an export in an older form
 # is made again (2: SGE-LA's grouped products as one 2-D product per axis, `sge_la.per_group`)
@@ -84,7 +88,11 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, ch
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     batch = torch.export.Dim("batch", min=1, max=65536)
-    with torch.inference_mode(False), torch.no_grad():
+    # torch.export's own FutureWarnings and its notes on the GRU's flat weights say nothing to a user
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)  # "torchvision is not installed"
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message=".*were assigned during export", category=UserWarning)
         program = torch.onnx.export(graph.eval(), (x,), dynamo=True, opset_version=OPSET, input_names=["x"],
                                     output_names=list(names), dynamic_shapes=({0: batch},), verbose=False,
                                     optimize=True)
@@ -196,16 +204,68 @@ def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Pat
         print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)
         _, diff = export_onnx(base, cached)
         print(f"engine: exported in {time.monotonic() - t0:.0f} s; max abs difference to PyTorch {diff:.1e}", flush=True)
+        # the same weights' exports in older forms are of no more use (form 1 had no suffix)
+        for form in range(1, EXPORT_FORM):
+            cached.with_name(f"{base.name}-{fingerprint}{f'-e{form}' if form > 1 else ''}.onnx").unlink(missing_ok=True)
     return cached
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """The backend ``auto`` means on ``device``: ONNX Runtime on the CPU when it is installed,
+    eager PyTorch on CUDA (ONNX Runtime's CUDA provider is a separate package, and nothing here
+    measured it) or without onnxruntime. Other names stand for themselves."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    if str(device).startswith("cuda"):
+        return "torch"
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "onnx"
+
+
+def is_onnx(model) -> bool:
+    return isinstance(model, (OnnxGait, OnnxAction))
+
+
+def backend_name(model) -> str:
+    """How the engine reports an encoder's backend: ``torch`` or ``onnx (PROVIDER)``."""
+    return f"onnx ({model.session.providers[0]})" if is_onnx(model) else "torch"
+
+
+def warm_cache(checkpoints: list[str | Path | None]) -> list[Path]:
+    """Make sure each checkpoint's ONNX file exists in `onnx_cache` (or beside it) and opens in
+    ONNX Runtime, so an engine on ``--backend auto`` or ``onnx`` starts without exporting.
+    ``None`` is the bundled gait and action checkpoints."""
+    paths = []
+    for ckpt in checkpoints or [None]:
+        for base in ([DEFAULT_GAIT, DEFAULT_ACTION] if ckpt is None else [Path(ckpt).with_suffix("")]):
+            kind, _, meta = load_model(base)
+            path = onnx_file(base, kind, meta["fingerprint"])
+            _Session(path, kind, meta["fingerprint"])
+            paths.append(path)
+    return paths
 
 
 def load_encoder(kind: str, checkpoint: str | Path | None, backend: str = "torch", device: str = "cpu",
                  threads: int = 0):
-    """``(encoder, meta)`` of a gait or action checkpoint on ``backend`` ("torch" or "onnx")."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    model, meta = (load_gait if kind == "gait" else load_action)(checkpoint, device=device if backend == "torch" else "cpu")
-    if backend == "torch":
+    """``(encoder, meta)`` of a gait or action checkpoint on ``backend`` ("auto", "torch" or
+    "onnx"; see `resolve_backend`). With ``auto`` a checkpoint whose ONNX file cannot be made
+    or run (an operator the exporter lacks, a stale ``.onnx`` beside it) runs in eager PyTorch,
+    said on the terminal; a named backend that fails raises."""
+    chosen = resolve_backend(backend, device)
+    model, meta = (load_gait if kind == "gait" else load_action)(checkpoint, device=device if chosen == "torch" else "cpu")
+    if chosen == "torch":
         return model, meta
-    session = _Session(onnx_file(checkpoint, kind, meta["fingerprint"]), kind, meta["fingerprint"], device, threads)
+    try:
+        session = _Session(onnx_file(checkpoint, kind, meta["fingerprint"]), kind, meta["fingerprint"], device, threads)
+    except (OSError, ValueError, RuntimeError) as e:
+        if backend != "auto":
+            raise
+        print(f"engine: the {kind} encoder runs in eager PyTorch: ONNX Runtime could not take it ({e})",
+              file=sys.stderr, flush=True)
+        return model, meta  # on the CPU: auto means ONNX only there
     return (OnnxGait(model, session) if kind == "gait" else OnnxAction(model, session)), meta

@@ -42,14 +42,14 @@ import torch
 import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import load_prototypes, prototypes_for
+from engine.checkpoint import DEFAULT_ACTION, DEFAULT_GAIT, fingerprint, load_prototypes, prototypes_for, read_meta
 from engine.embed import ActionLabels, unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
 from engine.models.action import action_view
 from engine.models.a3d import glimpse_joints
 from engine.models.sge_la import prepare_last_windows, window_options
-from engine.runtime import load_encoder
+from engine.runtime import backend_name, is_onnx, load_encoder
 from engine.sequence import SkeletonSequence
 from engine.shape import ShapeGallery, Shapes, describe_rows, family, frame_lengths
 from engine.skeleton import KINECT_V2
@@ -68,7 +68,7 @@ class EngineConfig:
     gallery: str = ""
     checkpoint: str | None = None
     device: str = "auto"
-    backend: str = "torch"  # torch | onnx (ONNX Runtime; `engine.runtime`)
+    backend: str = "auto"  # auto | torch | onnx (ONNX Runtime; `engine.runtime.resolve_backend`)
     context: float = 4.0  # seconds of history levelled with each window (a track younger than that: 1 s, see infer)
     timeout: float = 2.0  # seconds before a silent track is retired
     evidence: int = 3  # consecutive hops that must agree before a shown decision changes
@@ -115,16 +115,16 @@ class Engine:
         self.cfg = cfg
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
         self.device = torch.device(dev)
+        if cfg.threshold is None and "threshold" not in (read_meta(cfg.checkpoint or DEFAULT_GAIT).get("identity") or {}):
+            raise ValueError(f"{cfg.checkpoint or DEFAULT_GAIT}: the gait checkpoint has no calibrated open-set threshold; run "
+                             f"`skelstream eval calibrate CHECKPOINT --write`, or start the engine with --threshold")
         self.model, self.meta = load_encoder("gait", cfg.checkpoint, cfg.backend, str(self.device), cfg.threads)
-        self.input_device = self.device if cfg.backend == "torch" else torch.device("cpu")  # ONNX Runtime takes host arrays
-        self.backend = cfg.backend if cfg.backend == "torch" else f"onnx ({self.model.session.providers[0]})"
+        self.input_device = torch.device("cpu") if is_onnx(self.model) else self.device  # ONNX Runtime takes host arrays
+        self.backend = backend_name(self.model)
         # float32 throughout: the whitened features live in small differences from the mean
         # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
         # window's fp32 and bf16 features on KGBD)
         torch.backends.cuda.matmul.allow_tf32 = False
-        if cfg.threshold is None and "threshold" not in (self.meta.get("identity") or {}):
-            raise ValueError(f"{self.meta['name']}: the gait checkpoint has no calibrated open-set threshold; run "
-                             f"`skelstream eval calibrate CHECKPOINT --write`, or start the engine with --threshold")
         self.f = int(self.meta["input"]["window"])
         self.fps = float(self.meta["input"].get("fps", 30.0))
         self.options = window_options(self.meta["input"])
@@ -135,10 +135,11 @@ class Engine:
         if cfg.action:
             if cfg.action_smooth < 1:
                 raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
+            # the prototypes first: a missing or stale file is said before any export
+            self.action_names, protos, labels, _ = load_prototypes(
+                cfg.prototypes or prototypes_for(cfg.action_checkpoint), fingerprint(cfg.action_checkpoint or DEFAULT_ACTION))
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
-            self.action_names, protos, labels, _ = load_prototypes(
-                cfg.prototypes or prototypes_for(cfg.action_checkpoint), self.action_meta["fingerprint"])
             self.action_labels = ActionLabels(self.action_names, protos, labels)
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
@@ -310,7 +311,7 @@ class Engine:
         if not got:
             return
         x = np.stack([action_view(j, c) for j, c in zip(joints, conf)])
-        batch = torch.from_numpy(x).to(self.input_device)
+        batch = torch.from_numpy(x).to(torch.device("cpu") if is_onnx(self.action_model) else self.device)
         scores = self.action_labels.scores(unit(self.action_model(batch).float().cpu().numpy()))
         for i, key in enumerate(got):
             tr = self.tracks[key]

@@ -177,10 +177,12 @@ def register(sub) -> None:
     s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
     s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    s.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="torch: eager PyTorch; onnx: ONNX Runtime (CUDA provider on --device cuda when installed). "
-                   "The encoders' .onnx files come from `skelstream export CHECKPOINT --onnx`; missing ones are "
-                   "exported into the user cache at start")
+    s.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="auto (default): ONNX Runtime on the CPU (faster there for every bundled encoder), eager "
+                   "PyTorch on CUDA or when a checkpoint cannot be exported; torch: eager PyTorch; onnx: ONNX "
+                   "Runtime (CUDA provider on --device cuda when installed). The encoders' .onnx files come from "
+                   "`skelstream export CHECKPOINT --onnx`; missing ones are exported into the user cache at start "
+                   "(`make setup` exports the bundled ones)")
     s.add_argument("--threads", type=int, default=1,
                    help="CPU inference threads (default 1: the steps of a small batch are too short to "
                    "share, and waking idle threads costs more than they save; 0 = torch's default)")
@@ -243,7 +245,9 @@ def register(sub) -> None:
     s.add_argument("--out", help="soak: folder for soak.json, soak.png and the logs (default runs/soak-TIME)")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
     s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
-    s.add_argument("--backend", default="torch", help="engine: torch, onnx, or both as torch,onnx (side by side)")
+    s.add_argument("--backend", default="auto",
+                   help="engine: auto (its default: ONNX Runtime on a CPU), torch, onnx, or several side by side "
+                   "as torch,onnx")
     s.add_argument("--threads", type=int, default=1, help="engine: its CPU inference threads")
     s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
     s.add_argument("--no-action", action="store_true", help="engine: gait identities only, no action labels")

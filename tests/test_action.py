@@ -317,7 +317,7 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
     ckpt = save(tmp_path / "mine", enc, meta)
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "results", "control")}
     cfg = EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
-                       gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt))
+                       gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt), backend="torch")
     with pytest.raises(FileNotFoundError, match=r"mine\.prototypes\.safetensors.*skelstream prototypes --checkpoint"):
         Engine(cfg)
     save_file({"prototypes": torch.nn.functional.normalize(torch.randn(3, enc.dim), dim=1),

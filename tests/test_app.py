@@ -47,8 +47,9 @@ def screen():
 
 
 @pytest.fixture
-def engine(tmp_path):
-    """A demo gallery and an engine subprocess on ipc endpoints; (endpoints, restart)."""
+def engine(tmp_path, onnx_cache):
+    """A demo gallery and an engine subprocess on ipc endpoints, on the default backend (ONNX
+    Runtime on a CPU, from the session's exports); (endpoints, restart)."""
     from app.demo import build_gallery, endpoints, start_engine
     gallery = tmp_path / "gallery.db"
     build_gallery(gallery)

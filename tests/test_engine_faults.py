@@ -20,7 +20,7 @@ def _step_until(engine: Engine, done, seconds: float = 10.0) -> None:
     assert done()
 
 
-def test_engine_counts_bad_input_resets_reused_ids_and_retires_a_silent_sensor(tmp_path):
+def test_engine_counts_bad_input_resets_reused_ids_and_retires_a_silent_sensor(tmp_path, onnx_cache):
     ctx = zmq.Context()
     ep = {k: f"ipc://{tmp_path}/{k}.ipc" for k in ("frames", "junk", "results", "control")}
     engine = Engine(EngineConfig(frames=[ep["frames"], ep["junk"]], results=ep["results"], control=ep["control"],
@@ -93,7 +93,7 @@ def test_bench_engine_gets_one_result_per_track_per_hop_through_three_processes(
     assert r["wire_p50_ms"] < r["e2e_p50_ms"]  # a result comes after the frame that completed its window
 
 
-def test_engine_killed_during_a_live_enrollment_keeps_the_committed_gallery_and_the_client_reconnects(tmp_path):
+def test_engine_killed_during_a_live_enrollment_keeps_the_committed_gallery_and_the_client_reconnects(tmp_path, onnx_cache):
     """kill -9 of a running `skelstream engine` while it enrolls a walker: after a restart on the
     same gallery file every committed person is there, the interrupted one is not (nor anything
     of theirs), and an `EngineClient` (the app's) gets results and control replies again without
@@ -160,7 +160,7 @@ def test_engine_killed_during_a_live_enrollment_keeps_the_committed_gallery_and_
         sender.join(10)
 
 
-def test_staggered_windows_stay_staggered_after_a_stall(tmp_path):
+def test_staggered_windows_stay_staggered_after_a_stall(tmp_path, onnx_cache):
     """Six walkers' windows are spread over a hop's frames (one window a frame). A stall (the
     engine does not run for 10 frames: a loaded machine) makes all six due at once; after the
     catch-up batch the phases must be those of before, one window a frame again. They once

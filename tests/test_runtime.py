@@ -19,7 +19,7 @@ from engine.embed import unit, window_features
 from engine.models.action import action_input, encoder_from
 from engine.models.a3d import A3D, A3DConfig
 from engine.models.sge_la import prepare_windows, window_options
-from engine.runtime import EXPORT_FORM, OnnxAction, OnnxGait, _Session, export_onnx, load_encoder
+from engine.runtime import EXPORT_FORM, OnnxAction, OnnxGait, _Session, export_onnx, load_encoder, resolve_backend
 from engine.skeleton import to_canonical
 
 pytestmark = pytest.mark.realdata
@@ -143,3 +143,47 @@ def test_a_stale_or_foreign_onnx_file_is_refused(tmp_path, onnx_cache, capsys):
     assert model.session.providers[-1] == "CPUExecutionProvider"
     with pytest.raises(ValueError, match="unknown backend"):
         load_encoder("gait", None, "tensorrt")
+
+
+def test_the_auto_backend_takes_onnx_on_the_cpu_and_falls_back_to_pytorch(tmp_path, onnx_cache, capsys):
+    """``--backend auto`` (the engine's default): ONNX Runtime on the CPU, eager PyTorch on CUDA;
+    a checkpoint whose ONNX file cannot be run (here a stale export beside it) runs in PyTorch
+    with a line on the terminal, where ``--backend onnx`` refuses it."""
+    import shutil
+
+    assert resolve_backend("auto", "cpu") == "onnx" and resolve_backend("auto", "cuda:0") == "torch"
+    assert resolve_backend("torch", "cpu") == "torch" and resolve_backend("onnx", "cuda") == "onnx"
+    with pytest.raises(ValueError, match="unknown backend"):
+        resolve_backend("tensorrt", "cpu")
+    model, _ = load_encoder("gait", None, "auto")
+    assert isinstance(model, OnnxGait)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(DEFAULT_GAIT.with_suffix(suffix), tmp_path / ("g" + suffix))
+    stale = onnx_proto.load(str(next(onnx_cache.glob("gait_*.onnx"))))
+    for p in stale.metadata_props:
+        if p.key == "skelstream.fingerprint":
+            p.value = "0123456789abcdef"
+    onnx_proto.save(stale, str(tmp_path / "g.onnx"))
+    capsys.readouterr()
+    model, meta = load_encoder("gait", tmp_path / "g", "auto")
+    assert isinstance(model, torch.nn.Module) and not isinstance(model, OnnxGait)
+    err = capsys.readouterr().err
+    assert "gait encoder runs in eager PyTorch" in err and "export it again" in err
+    with pytest.raises(ValueError, match="export it again"):
+        load_encoder("gait", tmp_path / "g", "onnx")
+
+
+def test_an_export_at_start_replaces_the_same_weights_older_exports(tmp_path, onnx_cache):
+    """The engine's export into the user cache removes the same checkpoint's exports of older
+    forms (they would only take disk); other checkpoints' files stay."""
+    from engine.runtime import cached_onnx, onnx_file
+    ckpt = _action_checkpoint(tmp_path, "isc", {"kind": "seq", "hidden": 8, "motion": True}, 16)
+    fp = load_action(ckpt)[1]["fingerprint"]
+    old = [onnx_cache / f"isc-{fp}.onnx"]  # form 1 (before EXPORT_FORM was in the name)
+    other = onnx_cache / "isc-0123456789abcdef.onnx"
+    for f in (*old, other):
+        f.write_bytes(b"an older export")
+    path = onnx_file(ckpt, "action", fp)
+    assert path == cached_onnx(ckpt, fp) and path.is_file() and _Session(path, "action", fp).form == EXPORT_FORM
+    assert not any(f.exists() for f in old) and other.exists()
+    other.unlink()
