@@ -21,6 +21,8 @@ ROWS = (("action_isc", "bundled `action_isc` (ISC, NW-UCLA; issue 14)"),
         ("byol_conservative_nwucla", "BYOL, conservative pipeline both sides, NW-UCLA"),
         ("crrl_msr", "CRRL, MSR alone"),
         ("byol_msr", "BYOL, MSR alone"),
+        ("crrl_all", "CRRL, all four (`crrl_cml_all.yaml` 20 + `crrl_all.yaml` 12 epochs)"),
+        ("byol_all", "BYOL, all four (`byol_all.yaml`, 10 epochs)"),
         # the GPU session (results/gpu/RULE.md): width 1, 68- and 300-epoch schedules, kept along the way
         ("gpu_e68_byol_w1_epoch22", "BYOL 1x (H200), 68-epoch schedule, epoch 22"),
         ("gpu_e68_byol_w1_epoch45", "BYOL 1x (H200), 68-epoch schedule, epoch 45"),
