@@ -210,7 +210,10 @@ def znorm(scores: np.ndarray) -> np.ndarray:
     return np.where(evidence & np.isfinite(z) & finite.any(1, keepdims=True), z, 0.0)
 
 
-def fuse(gait: np.ndarray, shape: np.ndarray, weight: float = 0.5) -> np.ndarray:
+SHAPE_WEIGHT = 0.5  # body shape's weight in the fused ranking (fixed a priori; results/transfer/weight/RULE.md)
+
+
+def fuse(gait: np.ndarray, shape: np.ndarray, weight: float = SHAPE_WEIGHT) -> np.ndarray:
     """The fused score ``[P, G]``: ``(1 - weight) * z(gait) + weight * z(shape)`` per query
     (`znorm`: NaN shape scores give no evidence)."""
     return (1 - weight) * znorm(gait) + weight * znorm(shape)

@@ -48,7 +48,8 @@ from engine.datasets.cache import extract
 from engine.embed import gait_embedding
 from engine.identity import cohort_of, open_set_threshold, threshold_of
 from engine.sequence import SkeletonSequence
-from engine.shape import ShapeGallery, Shapes, describe_rows, frame_lengths, fuse, median_lengths, rms_scores, shape_scores
+from engine.shape import (SHAPE_WEIGHT, ShapeGallery, Shapes, describe_rows, frame_lengths, fuse, median_lengths, rms_scores,
+                          shape_scores)
 from engine.shape import family as skeleton_family
 from engine.skeleton import BONES, to_canonical
 from trainers.evaluate.metrics import cmc, mean_average_precision
@@ -106,15 +107,16 @@ def encode_sequences(model, meta: dict, seqs: list[SkeletonSequence], person: li
                    np.stack(shapes), np.asarray(families))
 
 
-def fused_scores(probe: Encoded, gallery: Encoded) -> np.ndarray:
+def fused_scores(probe: Encoded, gallery: Encoded, weight: float = SHAPE_WEIGHT) -> np.ndarray:
     """Gait and body shape fused, [P, G], per probe as `engine.identity.identify` does (shape
-    evidence from the enrollments of the probe's skeleton family; gait alone without any)."""
+    evidence from the enrollments of the probe's skeleton family; gait alone without any);
+    ``weight``: body shape's (`engine.shape.fuse`)."""
     out = probe.emb @ gallery.emb.T
     shapes = ShapeGallery(Shapes(gallery.shape, gallery.family), gallery.person)
     for i in range(len(out)):
         ev = shapes.evidence(Shapes(probe.shape[i:i + 1], probe.family[i:i + 1]))
         if ev is not None:
-            out[i] = fuse(out[i:i + 1], ev[None])[0]
+            out[i] = fuse(out[i:i + 1], ev[None], weight)[0]
     return out
 
 
