@@ -55,7 +55,7 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
         checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True,
-        backend: str = "torch", threads: int = 1, context: float | None = None) -> dict:
+        backend: str = "auto", threads: int = 1, context: float | None = None) -> dict:
     """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
     folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
     # a sensor per SENSOR_BODIES walkers (several Kinects, not one frame of hundreds of bodies)

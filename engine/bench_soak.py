@@ -58,7 +58,7 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 30) -> None:
 
 
 def soak(minutes: float, out: str | Path, tracks: int = 6, rate: float = 30.0, sample: float = 10.0,
-         enroll_every: float = 30.0, warmup: float = 60.0, backend: str = "torch", progress: bool = True) -> dict:
+         enroll_every: float = 30.0, warmup: float = 60.0, backend: str = "auto", progress: bool = True) -> dict:
     """Run the soak (see the module doc); returns the summary (also in OUT/soak.json)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -96,13 +96,16 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, ch
         program = torch.onnx.export(graph.eval(), (x,), dynamo=True, opset_version=OPSET, input_names=["x"],
                                     output_names=list(names), dynamic_shapes=({0: batch},), verbose=False,
                                     optimize=True)
-    program.save(str(tmp))
-    proto = onnx.load(str(tmp))
-    for k, v in {"skelstream.kind": kind, "skelstream.name": meta["name"], "skelstream.fingerprint": meta["fingerprint"],
-                 "skelstream.outputs": ",".join(names), "skelstream.export_form": str(EXPORT_FORM)}.items():
-        proto.metadata_props.add(key=k, value=v)
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, path)
+    try:
+        program.save(str(tmp))
+        proto = onnx.load(str(tmp))
+        for k, v in {"skelstream.kind": kind, "skelstream.name": meta["name"], "skelstream.fingerprint": meta["fingerprint"],
+                     "skelstream.outputs": ",".join(names), "skelstream.export_form": str(EXPORT_FORM)}.items():
+            proto.metadata_props.add(key=k, value=v)
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     diff = 0.0
     if check:
         diff = max_difference(model, kind, path, example_input(kind, meta, 3))
@@ -204,21 +207,21 @@ def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Pat
         print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)
         _, diff = export_onnx(base, cached)
         print(f"engine: exported in {time.monotonic() - t0:.0f} s; max abs difference to PyTorch {diff:.1e}", flush=True)
-        # the same weights' exports in older forms are of no more use (form 1 had no suffix)
-        for form in range(1, EXPORT_FORM):
-            cached.with_name(f"{base.name}-{fingerprint}{f'-e{form}' if form > 1 else ''}.onnx").unlink(missing_ok=True)
+    # the same weights' exports in older forms are of no more use (form 1 had no suffix)
+    for form in range(1, EXPORT_FORM):
+        cached.with_name(f"{base.name}-{fingerprint}{f'-e{form}' if form > 1 else ''}.onnx").unlink(missing_ok=True)
     return cached
 
 
 def resolve_backend(backend: str, device: str) -> str:
     """The backend ``auto`` means on ``device``: ONNX Runtime on the CPU when it is installed,
-    eager PyTorch on CUDA (ONNX Runtime's CUDA provider is a separate package, and nothing here
-    measured it) or without onnxruntime. Other names stand for themselves."""
+    eager PyTorch on any other device (ONNX Runtime's CUDA provider is a separate package, and
+    nothing here measured it) or without onnxruntime. Other names stand for themselves."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend
-    if str(device).startswith("cuda"):
+    if not str(device).startswith("cpu"):
         return "torch"
     try:
         import onnxruntime  # noqa: F401
@@ -262,10 +265,12 @@ def load_encoder(kind: str, checkpoint: str | Path | None, backend: str = "torch
         return model, meta
     try:
         session = _Session(onnx_file(checkpoint, kind, meta["fingerprint"]), kind, meta["fingerprint"], device, threads)
-    except (OSError, ValueError, RuntimeError) as e:
+        if backend == "auto":  # one batch now, so a graph that loads but cannot run falls back here too
+            session.run(example_input(kind, meta, 1).numpy())
+    except Exception as e:  # the exporter's and ONNX Runtime's errors have no common base but Exception
         if backend != "auto":
             raise
-        print(f"engine: the {kind} encoder runs in eager PyTorch: ONNX Runtime could not take it ({e})",
-              file=sys.stderr, flush=True)
+        print(f"engine: the {kind} encoder runs in eager PyTorch: ONNX Runtime could not take it "
+              f"({type(e).__name__}: {e})", file=sys.stderr, flush=True)
         return model, meta  # on the CPU: auto means ONNX only there
     return (OnnxGait(model, session) if kind == "gait" else OnnxAction(model, session)), meta

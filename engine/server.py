@@ -115,9 +115,16 @@ class Engine:
         self.cfg = cfg
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
         self.device = torch.device(dev)
+        # what can be checked without the encoders first: a missing threshold or prototype file is
+        # said before any ONNX export
         if cfg.threshold is None and "threshold" not in (read_meta(cfg.checkpoint or DEFAULT_GAIT).get("identity") or {}):
             raise ValueError(f"{cfg.checkpoint or DEFAULT_GAIT}: the gait checkpoint has no calibrated open-set threshold; run "
                              f"`skelstream eval calibrate CHECKPOINT --write`, or start the engine with --threshold")
+        if cfg.action:
+            if cfg.action_smooth < 1:
+                raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
+            self.action_names, protos, labels, _ = load_prototypes(
+                cfg.prototypes or prototypes_for(cfg.action_checkpoint), fingerprint(cfg.action_checkpoint or DEFAULT_ACTION))
         self.model, self.meta = load_encoder("gait", cfg.checkpoint, cfg.backend, str(self.device), cfg.threads)
         self.input_device = torch.device("cpu") if is_onnx(self.model) else self.device  # ONNX Runtime takes host arrays
         self.backend = backend_name(self.model)
@@ -133,11 +140,6 @@ class Engine:
         self.hop = self.f / self.fps
         self.action_model = None
         if cfg.action:
-            if cfg.action_smooth < 1:
-                raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
-            # the prototypes first: a missing or stale file is said before any export
-            self.action_names, protos, labels, _ = load_prototypes(
-                cfg.prototypes or prototypes_for(cfg.action_checkpoint), fingerprint(cfg.action_checkpoint or DEFAULT_ACTION))
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
             self.action_labels = ActionLabels(self.action_names, protos, labels)
@@ -430,6 +432,7 @@ class Engine:
         stats = self.sub.stats
         return {"device": str(self.device), "backend": self.backend, "checkpoint": self.meta["name"], "hop": self.hop,
                 "action_checkpoint": self.action_meta["name"] if self.action_model is not None else None,
+                "action_backend": backend_name(self.action_model) if self.action_model is not None else None,
                 "action_windows": self.counts["action_windows"],
                 "tracks": len(self.windows.tracks),
                 "frames": stats.received, "missing": stats.gaps, "rejected": dict(stats.rejected),
@@ -447,7 +450,7 @@ def serve(cfg: EngineConfig) -> None:
     if cfg.threads > 0:  # the engine's own process: one thread for small CPU batches (see RESULTS)
         torch.set_num_threads(cfg.threads)
     engine = Engine(cfg)
-    actions = (f"; actions {engine.action_meta['name']} ({len(engine.action_names)} actions, "
+    actions = (f"; actions {engine.action_meta['name']} ({backend_name(engine.action_model)}; {len(engine.action_names)} actions, "
                f"{len(engine.action_labels.prototypes)} prototypes; "
                + (f"labels averaged over {cfg.action_smooth} windows)" if cfg.action_smooth > 1 else "labels per window)")
                if engine.action_model is not None else "; actions off")

@@ -61,10 +61,11 @@ def onnx_cache(tmp_path_factory) -> Path:
     from engine.runtime import cached_onnx, export_onnx, load_model
     folder = tmp_path_factory.mktemp("onnx")
     old = os.environ.get("SKELSTREAM_ONNX_CACHE")
-    user = {base: cached_onnx(base, load_model(base)[2]["fingerprint"]) for base in (DEFAULT_GAIT, DEFAULT_ACTION)}
+    prints = {base: load_model(base)[2]["fingerprint"] for base in (DEFAULT_GAIT, DEFAULT_ACTION)}
+    user = {base: cached_onnx(base, fp) for base, fp in prints.items()}
     os.environ["SKELSTREAM_ONNX_CACHE"] = str(folder)
     for base, made in user.items():  # where `engine.runtime.onnx_file` looks for them
-        path = cached_onnx(base, load_model(base)[2]["fingerprint"])
+        path = cached_onnx(base, prints[base])
         if made.is_file():  # `make setup` exported them (same weights, same export form): a copy
             shutil.copy(made, path)
         else:

@@ -337,4 +337,4 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
     with pytest.raises(ValueError, match="rebuild it"):  # the bundled prototypes do not fit these weights
         Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                             gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),
-                            prototypes=str(DEFAULT_PROTOTYPES)))
+                            prototypes=str(DEFAULT_PROTOTYPES), backend="torch"))

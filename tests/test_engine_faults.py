@@ -84,7 +84,7 @@ def test_engine_counts_bad_input_resets_reused_ids_and_retires_a_silent_sensor(t
         ctx.term()
 
 
-def test_bench_engine_gets_one_result_per_track_per_hop_through_three_processes(tmp_path):
+def test_bench_engine_gets_one_result_per_track_per_hop_through_three_processes(tmp_path, onnx_cache):
     from engine.bench_engine import run
     r = run(2, 30.0, seconds=4.0, warmup=2.0, folder=str(tmp_path))
     assert abs(r["results_per_s"] - r["results_expected_per_s"]) <= 0.15 * r["results_expected_per_s"], r

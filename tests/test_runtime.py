@@ -171,6 +171,13 @@ def test_the_auto_backend_takes_onnx_on_the_cpu_and_falls_back_to_pytorch(tmp_pa
     assert "gait encoder runs in eager PyTorch" in err and "export it again" in err
     with pytest.raises(ValueError, match="export it again"):
         load_encoder("gait", tmp_path / "g", "onnx")
+    # a file ONNX Runtime cannot parse at all (its errors are not ValueErrors): the same fallback
+    (tmp_path / "g.onnx").write_bytes(b"not an onnx graph")
+    model, _ = load_encoder("gait", tmp_path / "g", "auto")
+    assert not isinstance(model, OnnxGait) and "runs in eager PyTorch" in capsys.readouterr().err
+    with pytest.raises(Exception, match="INVALID_PROTOBUF"):  # onnxruntime's InvalidProtobuf: no ValueError
+        load_encoder("gait", tmp_path / "g", "onnx")
+    assert resolve_backend("auto", "mps") == "torch"
 
 
 def test_an_export_at_start_replaces_the_same_weights_older_exports(tmp_path, onnx_cache):

@@ -9,7 +9,7 @@ import json
 from engine.bench_soak import soak
 
 
-def test_short_soak_loses_nothing_and_keeps_the_gallery(tmp_path):
+def test_short_soak_loses_nothing_and_keeps_the_gallery(tmp_path, onnx_cache):
     s = soak(0.75, tmp_path, tracks=3, sample=5.0, enroll_every=7.0, warmup=10.0, progress=False)
     assert s["enrolled"] >= 4 and s["removed"] >= 1  # more than three enrolled: the oldest went
     assert s["gallery_intact"], (s["gallery_expected"], s["gallery_stored"], s["gallery_listed"])
