@@ -621,7 +621,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_label.setText(
             f"sensor {c.sensor_fps():.0f} fps · {s.get('tracks', 0)} tracks · latency p50 "
             f"{s.get('latency_ms_p50', 0):.0f} / p99 {s.get('latency_ms_p99', 0):.0f} ms · missing "
-            f"{s.get('missing', 0)} · rejected {sum(s.get('rejected', {}).values())} · {s.get('device', '?')} · "
+            f"{s.get('missing', 0)} · rejected {sum(s.get('rejected', {}).values())} · {s.get('device', '?')} "
+            f"{str(s.get('backend', '?')).split(' ')[0]} · "
             f"{s.get('checkpoint', '?')} · {s.get('people', 0)} enrolled{cohort_note(s.get('cohort'))}"
             f"{' · ranked by gait + body shape' if s.get('shape') else ''} · "
             f"redraw {draw:.1f} ms")

@@ -193,15 +193,18 @@ def cached_onnx(base: Path, fingerprint: str) -> Path:
     return onnx_cache() / f"{base.name}-{fingerprint}-e{EXPORT_FORM}.onnx"
 
 
-def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str) -> Path:
+def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str, export: bool = True) -> Path | None:
     """The ONNX file of a checkpoint: ``CHECKPOINT.onnx`` when it exists, else one in the user
-    cache named by the weights' fingerprint, exported now if missing."""
+    cache named by the weights' fingerprint, exported now if missing (None instead when not
+    ``export``)."""
     default = DEFAULT_GAIT if kind == "gait" else DEFAULT_ACTION
     base = Path(checkpoint).with_suffix("") if checkpoint else default
     beside = base.with_suffix(".onnx")
     if beside.is_file():
         return beside
     cached = cached_onnx(base, fingerprint)
+    if not cached.is_file() and not export:
+        return None
     if not cached.is_file():
         t0 = time.monotonic()
         print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)
@@ -256,15 +259,23 @@ def warm_cache(checkpoints: list[str | Path | None]) -> list[Path]:
 def load_encoder(kind: str, checkpoint: str | Path | None, backend: str = "torch", device: str = "cpu",
                  threads: int = 0):
     """``(encoder, meta)`` of a gait or action checkpoint on ``backend`` ("auto", "torch" or
-    "onnx"; see `resolve_backend`). With ``auto`` a checkpoint whose ONNX file cannot be made
-    or run (an operator the exporter lacks, a stale ``.onnx`` beside it) runs in eager PyTorch,
-    said on the terminal; a named backend that fails raises."""
+    "onnx"; see `resolve_backend`). ``onnx`` exports a checkpoint that has no ONNX file yet (10-20
+    s). ``auto`` never waits for an export: without one it runs eager PyTorch this time and says
+    how to make it (`skelstream export --onnx --cache`; `make setup` does it for the bundled
+    encoders); an ONNX file that cannot be run (stale, corrupt) also falls back, said on the
+    terminal. A named backend that fails raises."""
     chosen = resolve_backend(backend, device)
     model, meta = (load_gait if kind == "gait" else load_action)(checkpoint, device=device if chosen == "torch" else "cpu")
     if chosen == "torch":
         return model, meta
+    path = onnx_file(checkpoint, kind, meta["fingerprint"], export=backend != "auto")
+    if path is None:
+        print(f"engine: the {kind} encoder runs in eager PyTorch this time: it has no ONNX export yet; "
+              f"`skelstream export --onnx --cache{f' {checkpoint}' if checkpoint else ''}` makes one for the "
+              f"faster ONNX Runtime backend (`make setup` does it for the bundled encoders)", file=sys.stderr, flush=True)
+        return model, meta
     try:
-        session = _Session(onnx_file(checkpoint, kind, meta["fingerprint"]), kind, meta["fingerprint"], device, threads)
+        session = _Session(path, kind, meta["fingerprint"], device, threads)
         if backend == "auto":  # one batch now, so a graph that loads but cannot run falls back here too
             session.run(example_input(kind, meta, 1).numpy())
     except Exception as e:  # the exporter's and ONNX Runtime's errors have no common base but Exception

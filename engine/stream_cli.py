@@ -178,11 +178,11 @@ def register(sub) -> None:
     s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     s.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
-                   help="auto (default): ONNX Runtime on the CPU (faster there for every bundled encoder), eager "
-                   "PyTorch on CUDA or when a checkpoint cannot be exported; torch: eager PyTorch; onnx: ONNX "
-                   "Runtime (CUDA provider on --device cuda when installed). The encoders' .onnx files come from "
-                   "`skelstream export CHECKPOINT --onnx`; missing ones are exported into the user cache at start "
-                   "(`make setup` exports the bundled ones)")
+                   help="auto (default): ONNX Runtime on the CPU (faster there for every bundled encoder) when the "
+                   "encoder's export is there, else eager PyTorch, said on the terminal (also on CUDA); torch: "
+                   "eager PyTorch; onnx: ONNX Runtime (CUDA provider on --device cuda when installed), exporting a "
+                   "missing file at start. Exports: `skelstream export --onnx --cache [CHECKPOINT]` (`make setup` "
+                   "makes the bundled ones) or `skelstream export CHECKPOINT --onnx`")
     s.add_argument("--threads", type=int, default=1,
                    help="CPU inference threads (default 1: the steps of a small batch are too short to "
                    "share, and waking idle threads costs more than they save; 0 = torch's default)")

@@ -136,6 +136,7 @@ def test_dashboard_draws_identifies_enrolls_and_removes(qtbot, engine, tmp_path,
         assert ident.action and window.table.item(row, 4).text() == f"{ident.action} ({ident.action_score:.2f})"
     assert all(client.identities[k].action in label.text() for k, label in window.scene.labels.items())
     assert client.connected and "latency" in window.status_label.text()
+    assert "cpu onnx ·" in window.status_label.text()  # the default backend on a CPU, with the session's exports
     _shot(window, "dashboard.png", tmp_path)
 
     # enrollment through the UI: select a track, type a name, record 3 s

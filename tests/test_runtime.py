@@ -180,6 +180,16 @@ def test_the_auto_backend_takes_onnx_on_the_cpu_and_falls_back_to_pytorch(tmp_pa
     assert resolve_backend("auto", "mps") == "torch"
 
 
+def test_the_auto_backend_never_waits_for_an_export(tmp_path, onnx_cache, monkeypatch, capsys):
+    """An engine on ``auto`` starts at once: a checkpoint without an ONNX export runs in eager
+    PyTorch and the terminal says how to make the export; ``onnx`` makes it."""
+    empty = tmp_path / "cache"
+    monkeypatch.setenv("SKELSTREAM_ONNX_CACHE", str(empty))
+    model, _ = load_encoder("action", None, "auto")
+    assert not isinstance(model, OnnxAction) and not any(empty.glob("*.onnx"))
+    assert "skelstream export --onnx --cache" in capsys.readouterr().err
+
+
 def test_an_export_at_start_replaces_the_same_weights_older_exports(tmp_path, onnx_cache):
     """The engine's export into the user cache removes the same checkpoint's exports of older
     forms (they would only take disk); other checkpoints' files stay."""
