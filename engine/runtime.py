@@ -8,11 +8,12 @@ checked against PyTorch on the spot (max abs difference of every output).
 ``skelstream engine --backend onnx`` runs the same encoders through ONNX Runtime (the CUDA
 execution provider when the engine's device is CUDA and the provider is installed, the CPU one
 otherwise). ``--backend auto`` (the default) takes ONNX Runtime on the CPU, where it is the
-faster one for every bundled encoder (docs/RESULTS.md, issue 17), and eager PyTorch on CUDA or
-where onnxruntime is missing or a checkpoint does not export (said on the terminal). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch modules the engine
-uses (``encode`` / call, ``whitening``, ``config``), so the engine has one code path; a
-checkpoint without its ``.onnx`` is exported into the user cache at start (said on the
-terminal). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
+faster one for every bundled encoder (docs/RESULTS.md, issue 17), and eager PyTorch on other
+devices, without onnxruntime, or for a checkpoint with no usable export yet (said on the
+terminal; `load_encoder`). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch
+modules the engine uses (``encode`` / call, ``whitening``, ``config``), so the engine has one
+code path; with ``--backend onnx`` a checkpoint without its ``.onnx`` is exported into the user
+cache at start (said on the terminal; `skelstream export --onnx --cache` does it beforehand). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
 """
 
 from __future__ import annotations
@@ -203,9 +204,9 @@ def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str, export
     if beside.is_file():
         return beside
     cached = cached_onnx(base, fingerprint)
-    if not cached.is_file() and not export:
-        return None
     if not cached.is_file():
+        if not export:
+            return None
         t0 = time.monotonic()
         print(f"engine: exporting {base.name} to ONNX ({cached}) ...", flush=True)
         _, diff = export_onnx(base, cached)

@@ -126,7 +126,7 @@ class Engine:
             self.action_names, protos, labels, _ = load_prototypes(
                 cfg.prototypes or prototypes_for(cfg.action_checkpoint), fingerprint(cfg.action_checkpoint or DEFAULT_ACTION))
         self.model, self.meta = load_encoder("gait", cfg.checkpoint, cfg.backend, str(self.device), cfg.threads)
-        self.input_device = torch.device("cpu") if is_onnx(self.model) else self.device  # ONNX Runtime takes host arrays
+        self.input_device = self._input_device(self.model)
         self.backend = backend_name(self.model)
         # float32 throughout: the whitened features live in small differences from the mean
         # encoding, and bfloat16 (or TF32) rounding wipes them out (cosine 0.43 between a
@@ -142,6 +142,7 @@ class Engine:
         if cfg.action:
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
+            self.action_device = self._input_device(self.action_model)
             self.action_labels = ActionLabels(self.action_names, protos, labels)
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
@@ -313,7 +314,7 @@ class Engine:
         if not got:
             return
         x = np.stack([action_view(j, c) for j, c in zip(joints, conf)])
-        batch = torch.from_numpy(x).to(torch.device("cpu") if is_onnx(self.action_model) else self.device)
+        batch = torch.from_numpy(x).to(self.action_device)
         scores = self.action_labels.scores(unit(self.action_model(batch).float().cpu().numpy()))
         for i, key in enumerate(got):
             tr = self.tracks[key]
@@ -323,6 +324,11 @@ class Engine:
             tr.action_scores.append(scores[i])
             tr.action, tr.action_score = self.action_labels.label(tr.action_scores)
         self.counts["action_windows"] += len(got)
+
+    def _input_device(self, model) -> torch.device:
+        """Where an encoder's input goes: the host for ONNX Runtime (it takes host arrays), else
+        the engine's device (a fallback of ``--backend auto`` may run either)."""
+        return torch.device("cpu") if is_onnx(model) else self.device
 
     def _track(self, key: Key) -> _Track:
         history = self.windows.tracks[key]

@@ -24,11 +24,13 @@ population, no probe read; unscaled below 3 people). Missing joints are never re
 the sensor does not give is NaN and left out of the comparison.
 
 `fuse` combines gait cosines and shape scores per query: each z-normalised over the gallery's
-enrollments, averaged with equal weights. The weight and the descriptor were chosen on
-validation data only (UTD-MHAD, MSR Action3D, KGBD's validation walks), by the rule written
-before the runs (``results/transfer/shape/RULE.md``); the near-side pairs later, by
-``results/transfer/near/RULE.md`` (five validation domains, two of them across views or sides);
-docs/RESULTS.md "Transfer" has the figures. `engine.identity.identify` ranks people by the fused score and keeps the open-set
+enrollments, averaged with equal weights (`SHAPE_WEIGHT`). The descriptor and the fusion were
+chosen on validation data only (UTD-MHAD, MSR Action3D, KGBD's validation walks), by the rule
+written before the runs (``results/transfer/shape/RULE.md``, which fixed the weight); the
+near-side pairs later by ``results/transfer/near/RULE.md`` (five validation domains, two of them
+across views or sides), and the weight was kept against 0.25 and 0.75 on the same five by
+``results/transfer/weight/RULE.md``. docs/RESULTS.md "Transfer" has the figures.
+`engine.identity.identify` ranks people by the fused score and keeps the open-set
 decision on the gait score, so fusing never accepts a stranger the gait model alone would reject.
 """
 
@@ -210,7 +212,7 @@ def znorm(scores: np.ndarray) -> np.ndarray:
     return np.where(evidence & np.isfinite(z) & finite.any(1, keepdims=True), z, 0.0)
 
 
-SHAPE_WEIGHT = 0.5  # body shape's weight in the fused ranking (fixed a priori; results/transfer/weight/RULE.md)
+SHAPE_WEIGHT = 0.5  # body shape's weight in the fused ranking (see the module doc)
 
 
 def fuse(gait: np.ndarray, shape: np.ndarray, weight: float = SHAPE_WEIGHT) -> np.ndarray:
