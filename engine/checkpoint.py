@@ -16,7 +16,7 @@ DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sg
 DEFAULT_ACTION = Path(__file__).resolve().parent / "models" / "weights" / "action_isc"
 DEFAULT_PROTOTYPES = DEFAULT_ACTION.with_name(DEFAULT_ACTION.name + ".prototypes.safetensors")
 ACTION_METHODS = ("isc", "crrl", "byol")
-GAIT_METHODS = ("sge_la", "a3d")
+GAIT_METHODS = ("sge_la", "a3d", "distill")  # distill: an A3D student of another gait encoder
 
 
 def git_commit() -> str:

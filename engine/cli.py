@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("export", help="export a checkpoint's encoder to ONNX (for --backend onnx)",
-                       description="Write CHECKPOINT.onnx beside a gait (SGE-LA, A3D) or action (ISC, CRRL, "
+                       description="Write CHECKPOINT.onnx beside a gait (SGE-LA, A3D, its distilled student) or action (ISC, CRRL, "
                        "BYOL) checkpoint: the encoder's inference pass, dynamic batch, opset 18, the weights' "
                        "fingerprint in its metadata (the engine refuses a stale file). Checked against PyTorch "
                        "on the spot.")

@@ -1,5 +1,5 @@
-"""ONNX export and the ONNX Runtime backend (`engine.runtime`): every encoder kind (SGE-LA and A3D
-gait; ISC, CRRL and BYOL action) exported with a dynamic batch gives PyTorch's features within
+"""ONNX export and the ONNX Runtime backend (`engine.runtime`): every encoder kind (SGE-LA, A3D and
+the distilled A3D student gait; ISC, CRRL and BYOL action) exported with a dynamic batch gives PyTorch's features within
 1e-5 (max abs) on real KGBD windows and clips; a stale export is refused. The bundled checkpoints
 are the shipped weights; the others are freshly initialised encoders of the exported
 architectures (their trained weights live in runs/, not in the repository)."""
@@ -31,12 +31,13 @@ class _Holder(torch.nn.Module):
         self.model = model
 
 
-def _a3d_checkpoint(folder):
+def _a3d_checkpoint(folder, method="a3d"):
+    """A random A3D checkpoint; ``distill``: the student of `trainers.methods.distill` (no agent, an MLP head)."""
     torch.manual_seed(0)
     meta = copy.deepcopy(read_meta(DEFAULT_GAIT))
-    config = A3DConfig()
-    base = save(folder / "a3d", _Holder(A3D(config).eval()),
-                {"method": "a3d", "architecture": config.to_dict(), "input": meta["input"]})
+    config = A3DConfig() if method == "a3d" else A3DConfig(attention="none", head=512)
+    base = save(folder / method, _Holder(A3D(config).eval()),
+                {"method": method, "architecture": config.to_dict(), "input": meta["input"]})
     return base
 
 
@@ -68,9 +69,9 @@ def _action_clips(meta, walks):
     return np.stack(clips)
 
 
-@pytest.mark.parametrize("which", ["sge_la", "a3d"])
+@pytest.mark.parametrize("which", ["sge_la", "a3d", "distill"])
 def test_onnx_gait_features_equal_pytorch_on_real_windows(which, kgbd_walks, tmp_path):
-    base = DEFAULT_GAIT if which == "sge_la" else _a3d_checkpoint(tmp_path)
+    base = DEFAULT_GAIT if which == "sge_la" else _a3d_checkpoint(tmp_path, which)
     path, diff = export_onnx(base, tmp_path / f"{which}.onnx")
     assert diff < 1e-5
     if which == "sge_la":  # every weight a 2-D product: ONNX Runtime packs those once, at load

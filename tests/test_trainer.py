@@ -174,6 +174,8 @@ def _method_args(method: str, kgbd_root, msr_root) -> list[str]:
     return {"sge_la": ["--config", str(REPO / "trainers/configs/sge_la_kgbd.yaml"), f"data_root={kgbd_root}", *SMALL],
             "a3d": ["--config", str(REPO / "trainers/configs/a3d_kgbd.yaml"), f"data_root={kgbd_root}", "limit_people=8",
                     "batch=8", "clips=2", "channels=16", "hidden=16", "glimpses=2"],
+            "distill": ["--config", str(REPO / "trainers/configs/distill_kgbd.yaml"), f"data_root={kgbd_root}",
+                        "limit_people=3", "batch=16", "channels=8"],
             "isc": ["--config", str(REPO / "trainers/configs/isc_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",
                     "batch=16", "seq_hidden=16", "frames=16", "queue=32"],
             "crrl": ["--config", str(REPO / "trainers/configs/crrl_cml_nwucla.yaml"), "dataset=msr", f"data_root={msr_root}",

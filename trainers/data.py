@@ -9,6 +9,8 @@ stopping, and hands the trainer batches of index arrays and their tensors:
   window stays the target).
 - `IdentityWalkData` (supervised gait methods): the same walks with their people as labels, in
   batches of P people x K windows.
+- `TeacherWalkData` (distillation): the same walks in random batches of windows, each with a
+  teacher checkpoint's matching feature of the clean window as its ``target`` (no labels).
 - `ClipData` (action methods): whole clips resampled to ``frames`` (`trainers.action_data`) of
   one or several datasets (``dataset: nwucla,msr,utd_mhad,kard``): the union of their
   protocols' TRAINING splits, no labels used; their test splits are dropped before anything
@@ -27,6 +29,7 @@ with ``x`` and, for joint dropout, ``clean``), ``info`` (what the checkpoint rec
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 from trainers.config import TrainConfig
 
@@ -117,6 +120,52 @@ class IdentityWalkData(WalkData):
         return {"x": x, "label": (self.fit_labels if train else self.val_labels)[idx]}
 
 
+class TeacherWalkData(WalkData):
+    """Walks for distillation (`trainers.methods.distill`): every fit window once an epoch in a
+    random order, batches of ``batch``; ``tensors`` adds ``target``, the teacher gait checkpoint's
+    matching feature of the clean window (`engine.embed.window_features`), computed once here for
+    every fit and validation window. The input keeps joint dropout (``x``); no labels are read."""
+
+    kind = "teacher"
+
+    def __init__(self, cfg: TrainConfig, length: int, teacher: str, progress: bool = True):
+        super().__init__(cfg, length, progress)
+        from engine.checkpoint import load_gait
+        from engine.embed import encode_batches, window_features
+        model, meta = load_gait(teacher or None, "cuda" if cfg.device == "cuda" else "cpu")
+        if int(meta["input"]["window"]) != length:
+            raise ValueError(f"teacher {meta['name']}: windows of {meta['input']['window']} frames, the student's {length}")
+        mine = {"upright": cfg.upright, "common_joints": cfg.common_joints, "shared_joints": cfg.shared_joints}
+        theirs = {k: bool(meta["input"].get(k, False)) for k in mine}
+        if mine != theirs:  # the student must see the windows the teacher was given
+            raise ValueError(f"teacher {meta['name']} takes windows with {theirs}; this run's are {mine}")
+        device = next(model.parameters()).device
+        encode = lambda x: model.encode(x)["sequence"]  # noqa: E731
+        targets = {}
+        for role, walks in (("fit", self.fit), ("val", self.val)):
+            chunks = range(0, len(walks.windows), 1024)
+            bar = tqdm(chunks, desc=f"teacher features ({role})", unit=" x1024 windows",
+                       disable=None if progress else True)
+            targets[role] = np.concatenate([window_features(model, encode_batches(encode, walks.windows[s:s + 1024],
+                                                                                  device, 256))
+                                            for s in bar]).astype(np.float32)
+        self.fit_targets, self.val_targets = targets["fit"], targets["val"]
+        self.info["teacher"] = {"name": meta["name"], "fingerprint": meta["fingerprint"]}
+
+    def batches(self, seed: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
+        order = np.random.default_rng(seed).permutation(len(self.fit.windows))
+        b = self.cfg.batch
+        return _shard([order[s:s + b] for s in range(0, len(order) - b + 1, b)], rank, world)
+
+    def val_batches(self) -> list[np.ndarray]:
+        b = self.cfg.batch
+        return [np.arange(s, min(s + b, len(self.val.windows))) for s in range(0, len(self.val.windows), b)]
+
+    def tensors(self, idx: np.ndarray, train: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        x = super().tensors(idx, train, rng)["x"]  # with joint dropout when asked
+        return {"x": x, "target": (self.fit_targets if train else self.val_targets)[idx]}
+
+
 def dataset_names(spec: str) -> list[str]:
     """``"nwucla,msr"`` -> ["nwucla", "msr"], each a known action protocol, no repeats."""
     from trainers.action_data import PROTOCOLS
@@ -205,4 +254,6 @@ def make_data(kind: str, cfg: TrainConfig, method_cfg, progress: bool = True):
         return ClipData(cfg, method_cfg.frames, progress)
     if kind == "identities":
         return IdentityWalkData(cfg, method_cfg.length, method_cfg.clips, progress)
+    if kind == "teacher":
+        return TeacherWalkData(cfg, method_cfg.length, method_cfg.teacher, progress)
     raise ValueError(f"unknown data kind {kind!r}")

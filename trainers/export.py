@@ -1,7 +1,7 @@
 """Export a trained checkpoint of any method as a bundled default, with its model card.
 
 ``python -m trainers.export RUN/NAME [--reid SUMMARY] [--eval SUMMARY ...] [--out PATH]``:
-- gait (sge_la, a3d: RUN/best): the encoder's weights as float16, the whitening, the open-set
+- gait (sge_la, a3d, distill: RUN/best): the encoder's weights as float16, the whitening, the open-set
   calibration redone on what ships; ``--reid``: the `skelstream eval reid` summary for the card;
   default destination the bundled gait checkpoint;
 - action (isc, crrl, byol: RUN/NAME): the encoder's weights (float32: a small model, and rounding is not worth
@@ -95,6 +95,16 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
                           f"{arch['glimpses']} glimpses of {arch['bin_frames']} frames x {arch['bin_joints']} joints "
                           f"({'learned by REINFORCE' if arch['attention'] == 'rl' else 'at random'}), "
                           f"a {arch['hidden']}-unit recurrent agent"))
+    elif meta["method"] == "distill":
+        teacher = meta["distillation"]["teacher"]
+        title, labels = f"A3D-backbone student of {teacher.get('name', 'a gait encoder')}", (
+            f"No labels were used: trained to give the teacher's ({teacher.get('name')}, weights "
+            f"{teacher.get('fingerprint')}) matching feature of each window (1 - cosine), the input under joint "
+            f"dropout and mirrored with p {hp['mirror']}.")
+        method_line = (f"a convolutional student distilled from {teacher.get('name')} (trainers/methods/distill.py): "
+                       f"A3D's two streams (coordinates, velocities) over a time x body-ordered joint grid, "
+                       f"{arch['channels']} channels, no attention; the map averaged over time per joint column, "
+                       f"then an MLP to {arch['head']} values")
     else:
         title, labels = "SGE-LA / CAGE", "No labels were used."
         method_line = (f"SGE-LA with {hp['attention'].upper()} attention, pretext {hp['pretext']}, LCL "

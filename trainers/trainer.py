@@ -86,7 +86,7 @@ class Trainer:
     def _losses(self, batch: dict[str, np.ndarray], gen: torch.Generator) -> dict[str, torch.Tensor]:
         """``batch``: ``x`` and, optionally, each sample's second input (``clean``: the full window
         when joint dropout took some; ``pair``: another viewpoint of the same action instance;
-        ``label``: its class, for supervised methods)."""
+        ``label``: its class, for supervised methods; ``target``: a teacher's feature, for distillation)."""
         x = torch.from_numpy(batch["x"]).to(self.device, non_blocking=True)
         second = self._second(batch)
         amp = self.cfg.amp and self.device.type == "cuda"
@@ -94,9 +94,9 @@ class Trainer:
             return self.net(x, gen, second)  # through DDP when distributed, so gradients are all-reduced
 
     def _second(self, batch: dict[str, np.ndarray]) -> torch.Tensor | None:
-        """A batch's second input on the device: ``clean``, ``pair`` or ``label`` (supervised
-        methods: each sample's class), whichever it has."""
-        second = next((batch[k] for k in ("clean", "pair", "label") if k in batch), None)
+        """A batch's second input on the device: ``clean``, ``pair``, ``label`` (supervised
+        methods: each sample's class) or ``target`` (distillation), whichever it has."""
+        second = next((batch[k] for k in ("clean", "pair", "label", "target") if k in batch), None)
         return torch.from_numpy(second).to(self.device) if second is not None else None
 
     def _per(self, idx: np.ndarray) -> int:
@@ -114,7 +114,7 @@ class Trainer:
             for idx in data.val_batches():
                 batch = data.tensors(idx, train=False)
                 x = torch.from_numpy(batch["x"]).to(self.device)
-                terms = self.method(x, gen, self._second(batch))  # validation batches carry at most a label
+                terms = self.method(x, gen, self._second(batch))  # validation batches carry at most a label or a target
                 total += float(sum(v for k, v in terms.items() if k != "l2")) / self._per(idx)
                 count += 1
         self.method.train()

@@ -30,6 +30,10 @@ Ablations (Table VII) as ``attention``: ``rl`` (the agent), ``none`` (global fea
 ``random`` (uniform random bins; at test time the same seeded bins for every window, so
 features are repeatable); ``glimpses=1`` is "w/o RNN" (one glimpse at the centre); ``velocity=False`` drops
 the velocity stream; "w/o RL objective" is a training switch (`trainers.methods.a3d`).
+
+``head`` (with ``attention="none"``): the feature is instead an MLP (Linear-ReLU-Linear, ``head``
+values) of the map averaged over time per joint column, so it still says which joint did what:
+the student of `trainers.methods.distill`, trained without labels to give a teacher's features.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class A3DConfig:
     backbone: str = "conv"  # conv | stgcn (each stream the first `stgcn_blocks` units of an ST-GCN)
     stgcn_width: float = 0.25  # the ST-GCN's width (that of the checkpoint it starts from)
     stgcn_blocks: int = 4  # its units kept (the first four keep the frame rate)
+    head: int = 0  # > 0: the feature is an MLP of the map averaged over time per joint column (needs attention=none)
 
     def __post_init__(self):
         if self.attention not in ATTENTIONS:
@@ -75,10 +80,15 @@ class A3DConfig:
             raise ValueError(f"backbone must be conv or stgcn, got {self.backbone!r}")
         if self.backbone == "stgcn" and not 1 <= self.stgcn_blocks <= 4:
             raise ValueError("stgcn_blocks must be 1-4 (later units halve the frames)")
+        if self.head < 0 or (self.head and self.attention != "none"):
+            raise ValueError(f"head={self.head}: an MLP head (> 0) replaces the global feature, so it needs "
+                             f"attention=none (got {self.attention!r})")
 
     @property
     def dim(self) -> int:
         """Size of the matching feature."""
+        if self.head:
+            return self.head
         return self.channels + (0 if self.attention == "none" else self.hidden * self.glimpses)
 
     def to_dict(self) -> dict:
@@ -163,6 +173,9 @@ class A3D(nn.Module):
             self.fo_location = nn.Sequential(nn.Linear(2, 128), nn.ReLU(inplace=True), nn.Linear(128, h))
             self.i2h, self.h2h = nn.Linear(h, h), nn.Linear(h, h)  # F_h
             self.fa = nn.Linear(h, 2)  # F_a: the policy's mean (through tanh)
+        if c.head:  # which joint column a channel came from is kept: the map is averaged over time only
+            self.head = nn.Sequential(nn.Linear(c.channels * c.joints, c.head), nn.ReLU(inplace=True),
+                                      nn.Linear(c.head, c.head))
         self.whitening = None  # gait-encoder interface (`engine.embed.window_features`)
 
     @property
@@ -212,7 +225,8 @@ class A3D(nn.Module):
         fg = g.mean((2, 3))
         out = {"global": fg}
         if c.attention == "none":
-            return out | {"feature": fg, "starts": x.new_zeros(x.shape[0], 0, 2, dtype=torch.long)}
+            feature = self.head(g.mean(2).flatten(1)) if c.head else fg
+            return out | {"feature": feature, "starts": x.new_zeros(x.shape[0], 0, 2, dtype=torch.long)}
         pooled = nn.functional.avg_pool2d(g, (c.bin_frames, c.bin_joints), stride=1)
         std = c.variance ** 0.5
         loc = x.new_zeros(x.shape[0], 2)  # the first glimpse: the centre

@@ -1,0 +1,79 @@
+"""The distilled gait student (trainers/methods/distill.py, results/distill/RULE.md): the targets
+are the teacher's matching features of the clean windows (the same for a window and its mirror
+image, which the recipe relies on), held-out walks never reach the data, the loss is what it says,
+and a student checkpoint is a gait encoder the engine's loaders, ONNX export and matching take."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.checkpoint import load_gait
+from engine.embed import window_features
+from engine.models.a3d import A3D, A3DConfig
+from engine.models.sge_la import mirror_windows, prepare_windows, window_options
+from trainers.methods.distill import Distill, DistillConfig, cosine_distance
+
+
+def test_head_needs_the_global_map_only():
+    with pytest.raises(ValueError, match="attention=none"):
+        A3DConfig(attention="rl", head=64)
+    net = A3D(A3DConfig(channels=8, attention="none", head=32)).eval()
+    assert net.dim == 32 and net(torch.randn(5, 6, 20, 3)).shape == (5, 32)
+
+
+def test_cosine_distance_by_hand():
+    s = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert float(cosine_distance(s, t)) == pytest.approx(((1 - 0.6) + (1 - 0.0)) / 2)
+
+
+def test_mirrored_training_windows_keep_their_target():
+    torch.manual_seed(0)
+    method = Distill(DistillConfig(channels=8, head=16, mirror=1.0)).train()
+    method.model.eval()  # batch norm on its running statistics: the loss depends on the input alone
+    x, target = torch.randn(4, 6, 20, 3), torch.nn.functional.normalize(torch.randn(4, 16), dim=1)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        mirrored = float(cosine_distance(method.model(mirror_windows(x)), target))
+        plain = float(cosine_distance(method.model(x), target))
+        assert float(method(x, gen, target)["cosine"]) == pytest.approx(mirrored, abs=1e-6)  # p = 1: every window
+        assert abs(mirrored - plain) > 1e-4
+        method.eval()  # validation: never mirrored
+        assert float(method(x, gen, target)["cosine"]) == pytest.approx(plain, abs=1e-6)
+    with pytest.raises(ValueError, match="teacher feature"):
+        method(x, gen, None)
+
+
+@pytest.mark.realdata
+def test_side_symmetric_teacher_gives_a_window_and_its_mirror_the_same_target(kgbd_root):
+    from engine.datasets import open_dataset
+    model, meta = load_gait(None)
+    ds = open_dataset(kgbd_root)
+    seq = ds.read(ds.items[0].path)
+    w = torch.from_numpy(prepare_windows(seq.joints, seq.confidence, seq.layout, 6, **window_options(meta["input"]))[:32])
+    with torch.no_grad():
+        a = window_features(model, model.encode(w)["sequence"].numpy())
+        b = window_features(model, model.encode(mirror_windows(w))["sequence"].numpy())
+    assert np.abs(a - b).max() < 1e-4
+    assert np.abs(a - a[::-1]).max() > 0.1  # and different windows differ
+
+
+@pytest.mark.realdata
+def test_teacher_data_targets_are_the_teachers_features_of_clean_windows(kgbd_root):
+    from trainers.config import TrainConfig
+    from trainers.data import TeacherWalkData
+    cfg = TrainConfig(data_root=str(kgbd_root), limit_people=3, upright=True, common_joints=True, shared_joints=True,
+                      joint_dropout=1.0, batch=16)
+    data = TeacherWalkData(cfg, 6, "", progress=False)
+    held = set(data.info["held_out"])
+    seen = {data.fit.walk_id[w] for w in set(data.fit.walk)} | {data.val.walk_id[w] for w in set(data.val.walk)}
+    assert held and not held & seen
+    model, _ = load_gait(None)
+    idx = data.batches(seed=0)[0]
+    batch = data.tensors(idx, train=True, rng=np.random.default_rng(0))
+    with torch.no_grad():
+        want = window_features(model, model.encode(torch.from_numpy(data.fit.windows[idx]))["sequence"].numpy())
+    np.testing.assert_allclose(batch["target"], want, atol=1e-5)
+    assert not np.allclose(batch["x"], data.fit.windows[idx])  # the input lost joints, the target did not
+    every = np.concatenate(data.batches(seed=1))
+    assert len(np.unique(every)) == len(every) and len(every) > len(data.fit.windows) - cfg.batch

@@ -1,0 +1,99 @@
+"""A fast gait encoder distilled from a slow one, without labels (results/distill/RULE.md).
+
+``python trainers/run.py distill --config trainers/configs/distill_kgbd.yaml``
+
+The student is A3D's convolutional backbone (`engine.models.a3d`, coordinates and velocities
+over a time x body-ordered joint grid) without its agent, with an MLP ``head`` on the map
+averaged over time per joint column. It learns to give, for a window, the teacher's matching
+feature of that window (the bundled SGE-LA's by default: side-symmetric, whitened, 512 values;
+`engine.embed.window_features`), which `trainers.data.TeacherWalkData` computes once per window:
+
+- ``cosine``: 1 - cos(student(x'), target(x)), where x' is the window after joint dropout (other
+  sensors' joint sets, as the teacher was trained) and, with probability ``mirror``, mirrored
+  left/right. The target stays: a side-symmetric teacher gives a window and its mirror image
+  the same feature by construction, so the student learns that invariance instead of paying
+  for a second pass per window.
+
+No identity labels are read, so the student is judged by the same validation rule as every
+self-supervised gait default. Its checkpoint (``method: distill``) holds an A3D network
+(``architecture`` with ``head``), so the engine, ONNX export and evaluation load it as they load
+any A3D checkpoint; ``distillation`` in its metadata names the teacher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from engine.models.a3d import A3D, A3DConfig
+from engine.models.sge_la import mirror_windows
+
+
+@dataclass
+class DistillConfig:
+    """The student's architecture and the distillation's switches (RULE.md's recipe)."""
+
+    teacher: str = ""  # a gait checkpoint (default: the bundled one)
+    length: int = 6
+    channels: int = 128
+    velocity: bool = True
+    head: int = 512  # the teacher's matching feature's size
+    mirror: float = 0.5  # p a training window is mirrored (same target)
+
+    def __post_init__(self):
+        if not 0 <= self.mirror <= 1:
+            raise ValueError(f"mirror is a probability, got {self.mirror}")
+        self.model_config()
+
+    def model_config(self) -> A3DConfig:
+        return A3DConfig(length=self.length, channels=self.channels, velocity=self.velocity, attention="none",
+                         head=self.head)
+
+
+def cosine_distance(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of 1 - cos over the batch (the target unit vectors, the student's any length)."""
+    return (1 - nn.functional.cosine_similarity(student, target, dim=1)).mean()
+
+
+class Distill(nn.Module):
+    """The student network; `forward` returns the one named loss."""
+
+    data = "teacher"
+
+    def __init__(self, cfg: DistillConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.model = A3D(cfg.model_config())
+
+    @staticmethod
+    def configure(cfg: DistillConfig, data) -> DistillConfig:
+        """The target's size from the data module's teacher features."""
+        dim = int(data.fit_targets.shape[1])
+        if dim != cfg.head:
+            return dataclasses.replace(cfg, head=dim)
+        return cfg
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if target is None:
+            raise ValueError("distill needs each window's teacher feature (a `teacher` data module)")
+        if self.training and self.cfg.mirror > 0:
+            flip = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
+            flip = (flip < self.cfg.mirror).to(x.device)[:, None, None, None]
+            x = torch.where(flip, mirror_windows(x), x)
+        return {"cosine": cosine_distance(self.model.run(x)["feature"], target.to(x.dtype))}
+
+    def checkpoints(self, run: dict) -> dict[str, tuple[nn.Module, dict]]:
+        from trainers.gait_data import input_meta
+        m = self.cfg
+        arch = m.model_config().to_dict()
+        meta = {"method": "distill", "architecture": arch, "hyperparameters": asdict(m),
+                "input": input_meta(run["training"]["config"], m.length),
+                "embedding": {"frame": self.model.dim, "sequence": self.model.dim},
+                "distillation": {"teacher": run["training"].get("teacher", {}), "loss": "1 - cosine to the teacher's "
+                                 "matching feature of the clean window", "labels": "none"},
+                "training": run["training"], "metrics": run["metrics"]}
+        return {"best": (self, meta)}
