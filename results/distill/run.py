@@ -25,7 +25,7 @@ STUDENT: list = []  # (model, meta), set in main
 
 
 def encode(model, meta, seqs, person, group, desc, family=None) -> dict:
-    student, smeta = STUDENT
+    student, smeta = STUDENT[0]
     return {"default": gate.encode(model, meta, seqs, person, group, desc, family)["plain"],
             "student": gate.encode(student, smeta, seqs, person, group, f"{desc} (student)", family)["plain"]}
 
