@@ -69,7 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sources (default tcp://127.0.0.1:5555 when connecting to the default engine)")
     p.add_argument("--kgbd", action="store_true", help="demo: replay real KGBD walks (needs ../shared/data)")
     p.add_argument("--data-root", help="demo --kgbd: the KGBD folder (default: extracted from ../shared/data)")
-    p.add_argument("--checkpoint", help="demo: gait checkpoint (default: the bundled one)")
+    p.add_argument("--checkpoint", help="demo: gait checkpoint, a path or fast (the bundled distilled student) "
+                   "(default: the bundled SGE-LA)")
     p.add_argument("--action-checkpoint", help="demo: action checkpoint (default: the bundled one); its prototypes "
                    "are CHECKPOINT.prototypes.safetensors unless --prototypes names others")
     p.add_argument("--prototypes", help="demo: action prototypes (`skelstream prototypes`) for the action checkpoint")

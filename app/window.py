@@ -227,19 +227,22 @@ class AttentionView(pg.GraphicsLayoutWidget):
             plot.addItem(img)
             self.images.append(img)
         self.matrix: np.ndarray | None = None
-        self.glimpse_mode = False
+        self.glimpse_mode = self.no_attention = False
 
     def show_matrix(self, attention: np.ndarray | None) -> None:
         """SGE-LA's [3, f, f] per axis; A3D's glimpse map [1, f, 20] across the panel (columns the
         body-ordered joint grid: left leg, left arm, torso, right arm, right leg)."""
         self.matrix = attention
         glimpses = attention is not None and attention.shape[0] == 1
-        if glimpses != self.glimpse_mode:
-            self.glimpse_mode = glimpses
+        # an encoder without attention (the distilled student `--checkpoint fast`) sends an empty glimpse map
+        none = glimpses and not attention.any()
+        if (glimpses, none) != (self.glimpse_mode, self.no_attention):
+            self.glimpse_mode, self.no_attention = glimpses, none
             self.clear()
             for i, plot in enumerate(self.plots[:1] if glimpses else self.plots):
                 self.addItem(plot, row=0, col=i)
-            self.plots[0].setTitle("A3D glimpses: frame x joint (L leg, L arm, torso, R arm, R leg)" if glimpses
+            self.plots[0].setTitle("no attention: this gait encoder has none to show" if none else
+                                   "A3D glimpses: frame x joint (L leg, L arm, torso, R arm, R leg)" if glimpses
                                    else "X axis")
             self.plots[0].setLabel("bottom", "joint" if glimpses else "input frame")
             self.plots[0].setLabel("left", "frame" if glimpses else "output frame")
@@ -247,7 +250,7 @@ class AttentionView(pg.GraphicsLayoutWidget):
             bottom = self.plots[0].getAxis("bottom")
             bottom.setTicks([[(k + 0.5, short_joint(j)) for k, j in enumerate(BODY_GRID)]] if glimpses else None)
         for i, img in enumerate(self.images):
-            if attention is None or i >= len(attention):
+            if attention is None or i >= len(attention) or none:
                 img.clear()
                 continue
             mat = attention[i][:, list(BODY_GRID_INDEX)] if glimpses else attention[i]

@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+", metavar="FILE")
     s.add_argument("--kind", choices=["gait", "action"], default="gait",
                    help="which encoder: gait (identity) or action; the default checkpoint of each is bundled")
-    s.add_argument("--checkpoint", help="checkpoint path without suffix (default: the bundled one)")
+    s.add_argument("--checkpoint", help="checkpoint path without suffix, or fast (the bundled gait student) (default: the bundled one)")
     s.add_argument("--device", default="cpu")
     s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     s.set_defaults(func=cmd_embed)

@@ -122,7 +122,7 @@ def register(sub) -> None:
         p.add_argument("--gallery", default=str(DEFAULT_GALLERY),
                        help=f"gallery file (default {DEFAULT_GALLERY}, or $SKELSTREAM_GALLERY)")
         if checkpoint:
-            p.add_argument("--checkpoint", help="gait checkpoint without suffix (default: the bundled one)")
+            p.add_argument("--checkpoint", help="gait checkpoint without suffix, or fast (default: the bundled one)")
             p.add_argument("--device", default="cpu")
 
     s = sub.add_parser("enroll", help="enroll a person into the gallery from skeleton files",

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, load_action, load_gait, read_meta
+from engine.checkpoint import (ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, FAST_GAIT, GAIT_METHODS, checkpoint_base,
+                               load_action, load_gait, read_meta)
 from engine.models.sge_la import per_group
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -66,7 +67,7 @@ def example_input(kind: str, meta: dict, batch: int = 2) -> torch.Tensor:
 
 def load_model(checkpoint: str | Path | None, device: str = "cpu"):
     """``(kind, model, meta)`` of any gait or action checkpoint (kind "gait" or "action")."""
-    base = Path(checkpoint).with_suffix("") if checkpoint else DEFAULT_GAIT
+    base = checkpoint_base(checkpoint, DEFAULT_GAIT)
     method = read_meta(base).get("method")
     if method in GAIT_METHODS:
         return ("gait", *load_gait(base, device))
@@ -80,7 +81,7 @@ def export_onnx(checkpoint: str | Path | None, out: str | Path | None = None, ch
     difference to PyTorch)`` on a 3-window example (0.0 when ``check`` is off)."""
     import onnx
 
-    base = Path(checkpoint).with_suffix("") if checkpoint else DEFAULT_GAIT
+    base = checkpoint_base(checkpoint, DEFAULT_GAIT)
     kind, model, meta = load_model(base)
     path = Path(out) if out else base.with_suffix(".onnx")
     # SGE-LA's per-axis weights as 2-D products: ONNX Runtime packs them once, at load
@@ -200,7 +201,7 @@ def onnx_file(checkpoint: str | Path | None, kind: str, fingerprint: str, export
     cache named by the weights' fingerprint, exported now if missing (None instead when not
     ``export``)."""
     default = DEFAULT_GAIT if kind == "gait" else DEFAULT_ACTION
-    base = Path(checkpoint).with_suffix("") if checkpoint else default
+    base = checkpoint_base(checkpoint, default)
     beside = base.with_suffix(".onnx")
     if beside.is_file():
         return beside
@@ -247,10 +248,10 @@ def backend_name(model) -> str:
 def warm_cache(checkpoints: list[str | Path | None]) -> list[Path]:
     """Make sure each checkpoint's ONNX file exists in `onnx_cache` (or beside it) and opens in
     ONNX Runtime, so an engine on ``--backend auto`` or ``onnx`` starts without exporting.
-    ``None`` is the bundled gait and action checkpoints."""
+    ``None`` is the bundled checkpoints (the gait default, its fast student, the action default)."""
     paths = []
     for ckpt in checkpoints or [None]:
-        for base in ([DEFAULT_GAIT, DEFAULT_ACTION] if ckpt is None else [Path(ckpt).with_suffix("")]):
+        for base in ([DEFAULT_GAIT, FAST_GAIT, DEFAULT_ACTION] if ckpt is None else [checkpoint_base(ckpt)]):
             kind, _, meta = load_model(base)
             path = onnx_file(base, kind, meta["fingerprint"])
             _Session(path, kind, meta["fingerprint"])

@@ -175,7 +175,8 @@ def register(sub) -> None:
     s.add_argument("--results", default=DEFAULT_RESULTS, help=f"PUB endpoint (default {DEFAULT_RESULTS})")
     s.add_argument("--control", default=DEFAULT_CONTROL, help=f"REP endpoint (default {DEFAULT_CONTROL})")
     s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
-    s.add_argument("--checkpoint", help="gait checkpoint (default: the bundled one)")
+    s.add_argument("--checkpoint", help="gait checkpoint: a path without suffix, or fast (the bundled distilled "
+                   "student: about 3x faster, docs/RESULTS.md) (default: the bundled SGE-LA)")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     s.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="auto (default): ONNX Runtime on the CPU (faster there for every bundled encoder) when the "
@@ -244,7 +245,7 @@ def register(sub) -> None:
     s.add_argument("--sample", type=float, default=10.0, help="soak: seconds between rows")
     s.add_argument("--out", help="soak: folder for soak.json, soak.png and the logs (default runs/soak-TIME)")
     s.add_argument("--device", default="auto", help="engine: auto (CUDA when present), cpu or cuda")
-    s.add_argument("--checkpoint", help="engine: gait checkpoint (default: the bundled one)")
+    s.add_argument("--checkpoint", help="engine: gait checkpoint, a path or fast (default: the bundled one)")
     s.add_argument("--backend", default="auto",
                    help="engine: auto (its default: ONNX Runtime on a CPU), torch, onnx, or several side by side "
                    "as torch,onnx")

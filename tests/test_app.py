@@ -230,3 +230,19 @@ def test_dashboard_runs_a_15_joint_openni_stream(qtbot, engine, tmp_path):
     assert len(rects) == 3 and not any(rects[i].intersects(rects[j]) for i in range(3) for j in range(i))
     window.close()
     client.close()
+
+
+def test_attention_panel_says_when_the_gait_encoder_has_none(qtbot):
+    import numpy as np
+
+    from app.window import AttentionView
+    view = AttentionView()
+    qtbot.addWidget(view)
+    view.show_matrix(np.random.default_rng(0).random((3, 6, 6)))  # SGE-LA: three axes
+    assert view.plots[0].titleLabel.text == "X axis" and view.images[0].image is not None
+    view.show_matrix(np.zeros((1, 6, 20), np.float32))  # the distilled student: an empty glimpse map
+    assert "no attention" in view.plots[0].titleLabel.text and view.images[0].image is None
+    glimpse = np.zeros((1, 6, 20), np.float32)
+    glimpse[0, :3, :6] = 1
+    view.show_matrix(glimpse)  # A3D with its agent
+    assert "A3D glimpses" in view.plots[0].titleLabel.text and view.images[0].image is not None

@@ -77,3 +77,40 @@ def test_teacher_data_targets_are_the_teachers_features_of_clean_windows(kgbd_ro
     assert not np.allclose(batch["x"], data.fit.windows[idx])  # the input lost joints, the target did not
     every = np.concatenate(data.batches(seed=1))
     assert len(np.unique(every)) == len(every) and len(every) > len(data.fit.windows) - cfg.batch
+
+
+@pytest.mark.realdata
+def test_the_bundled_student_is_a_live_gait_model_by_its_short_name(kgbd_root, tmp_path):
+    """`--checkpoint fast`: the engine runs the bundled student (calibrated threshold, no agent: an
+    empty glimpse map and no glimpses), and a walk of an enrolled person is named once 12 s of it
+    have been seen (its first seconds look more like another of the three, to the default too)."""
+    import time
+
+    from conftest import live_engine
+    from engine.checkpoint import FAST_GAIT, checkpoint_base
+    from engine.datasets import open_dataset
+    from engine.embed import gait_embedding
+    from engine.gallery import Enrollment, Gallery
+    from engine.wire import decode_result
+    assert checkpoint_base("fast") == FAST_GAIT
+    model, meta = load_gait("fast")
+    assert meta["method"] == "distill" and meta["identity"]["threshold"] > 0 and model.dim == 512
+    ds = open_dataset(kgbd_root)
+    people = sorted({it.meta["subject"] for it in ds.items})[:3]
+    walks = {p: [it.path for it in ds.items if it.meta["subject"] == p] for p in people}
+    with Gallery(tmp_path / "g.db") as g:
+        for p in people:
+            g.enroll(p, [Enrollment(gait_embedding(model, meta, ds.read(w))[0], str(w)) for w in walks[p][:-1]],
+                     meta["name"], meta["fingerprint"])
+    rows = []
+    with live_engine(tmp_path, [walks[people[0]][-1]], 4.0, (b"result/",), action=False, checkpoint="fast",
+                     backend="auto") as (sub, sender):
+        deadline = time.time() + 60
+        while time.time() < deadline and (sender.is_alive() or sub.poll(500)) and len(rows) < 60:
+            if sub.poll(200):
+                header, att = decode_result(sub.recv_multipart())
+                assert att.shape[1:] == (1, 6, 20) and not att.any()  # no attention to show
+                rows += header["tracks"]
+    assert len(rows) >= 50
+    assert all("glimpses" not in r for r in rows)
+    assert rows[-1]["top"][0][0] == people[0]

@@ -276,11 +276,12 @@ class A3D(nn.Module):
     def encode(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Features of windows x [B, f, 20, 3], in the gait-encoder interface: ``sequence`` [B, D]
         (the matching feature), ``frames`` [B, 1, D] (one unit per window), ``attention`` [1, B, f, 20]
-        (`glimpse_map`) and ``glimpses`` [B, T, 2] (each bin's first frame and first `GRID` column)."""
+        (`glimpse_map`; all zeros without the agent) and, with the agent, ``glimpses`` [B, T, 2] (each
+        bin's first frame and first `GRID` column)."""
         out = self.run(x)
         feat = out["feature"]
-        return {"sequence": feat, "frames": feat[:, None], "attention": self.glimpse_map(out["starts"])[None],
-                "glimpses": out["starts"]}
+        enc = {"sequence": feat, "frames": feat[:, None], "attention": self.glimpse_map(out["starts"])[None]}
+        return enc if self.config.attention == "none" else enc | {"glimpses": out["starts"]}  # none: no agent
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The matching feature [B, D] (for export and `engine.embed.encode_batches`)."""

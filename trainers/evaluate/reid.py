@@ -269,7 +269,7 @@ def evaluate(checkpoint: str, recognition: bool = True, rn_epochs: int = 30, dat
         if cover is not None:
             glimpses_png(cover, out / "glimpses.png", res["glimpses"]["joints"],
                          f"A3D glimpses ({meta['hyperparameters']['attention']}), mean over all windows")
-        else:
+        elif meta["method"] == "sge_la":  # the distilled student has no attention to plot
             attention_png(enc["attention"], out / "attention.png", meta["hyperparameters"]["attention"])
         prb, gal = walks.subset(probe_ids), walks.subset(train_ids)
         probe_seq = enc["matching"][walks.rows(probe_ids)]
