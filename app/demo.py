@@ -97,7 +97,9 @@ def start_engine(ep: dict[str, str], gallery: Path, checkpoint: str | None = Non
     args = [sys.executable, "-m", "engine.cli", "engine", "--frames", ep["frames"], "--results", ep["results"],
             "--control", ep["control"], "--gallery", str(gallery), "--backend", backend,
             "--action-smooth", str(action_smooth)]
-    for flag, value in (("--checkpoint", checkpoint), ("--action-checkpoint", action_checkpoint),
+    from engine.checkpoint import checkpoint_base
+    gait = checkpoint_base(checkpoint) if checkpoint else None  # a path, or a bundled name (fast)
+    for flag, value in (("--checkpoint", gait), ("--action-checkpoint", action_checkpoint),
                         ("--prototypes", prototypes)):
         args += [flag, str(Path(value).resolve())] if value else []
     return subprocess.Popen(args, cwd=REPO)

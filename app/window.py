@@ -249,6 +249,8 @@ class AttentionView(pg.GraphicsLayoutWidget):
             self.plots[0].setAspectLocked(not glimpses)
             bottom = self.plots[0].getAxis("bottom")
             bottom.setTicks([[(k + 0.5, short_joint(j)) for k, j in enumerate(BODY_GRID)]] if glimpses else None)
+            for side in ("left", "bottom"):  # nothing to read off axes of an empty panel
+                (self.plots[0].hideAxis if none else self.plots[0].showAxis)(side)
         for i, img in enumerate(self.images):
             if attention is None or i >= len(attention) or none:
                 img.clear()

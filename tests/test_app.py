@@ -242,7 +242,9 @@ def test_attention_panel_says_when_the_gait_encoder_has_none(qtbot):
     assert view.plots[0].titleLabel.text == "X axis" and view.images[0].image is not None
     view.show_matrix(np.zeros((1, 6, 20), np.float32))  # the distilled student: an empty glimpse map
     assert "no attention" in view.plots[0].titleLabel.text and view.images[0].image is None
+    assert not view.plots[0].getAxis("left").isVisible() and not view.plots[0].getAxis("bottom").isVisible()
     glimpse = np.zeros((1, 6, 20), np.float32)
     glimpse[0, :3, :6] = 1
     view.show_matrix(glimpse)  # A3D with its agent
     assert "A3D glimpses" in view.plots[0].titleLabel.text and view.images[0].image is not None
+    assert view.plots[0].getAxis("left").isVisible()
