@@ -114,3 +114,26 @@ def test_the_bundled_student_is_a_live_gait_model_by_its_short_name(kgbd_root, t
     assert len(rows) >= 50
     assert all("glimpses" not in r for r in rows)
     assert rows[-1]["top"][0][0] == people[0]
+
+
+def test_side_limb_noise_moves_one_sides_limbs_only_and_hands_with_wrists():
+    from engine.models.sge_la import INPUT_JOINTS
+    from trainers.methods.distill import side_limb_noise
+    x = torch.randn(400, 6, 20, 3)
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(side_limb_noise(x, 0.0, gen), x)
+    y = side_limb_noise(x, 0.5, gen)
+    moved = (y - x).abs().amax((1, 3)) > 0  # [B, 20]
+    idx = {n: i for i, n in enumerate(INPUT_JOINTS)}
+    limbs = {s: [idx[j + s] for j in ("Elbow", "Wrist", "Hand", "Knee", "Ankle", "Foot")] for s in ("Left", "Right")}
+    left, right = moved[:, limbs["Left"]].all(1), moved[:, limbs["Right"]].all(1)
+    assert not (left & right).any() and 0.4 < float((left | right).float().mean()) < 0.6  # one side, about half
+    assert left.any() and right.any()
+    others = [i for i in range(20) if i not in limbs["Left"] + limbs["Right"]]
+    assert not moved[:, others].any()  # torso, head, shoulders, hips untouched
+    d = y - x
+    assert torch.allclose(d[:, :, idx["HandLeft"]], d[:, :, idx["WristLeft"]], atol=1e-6)  # hands follow wrists
+    assert torch.allclose(d[:, :, idx["FootRight"]], d[:, :, idx["AnkleRight"]], atol=1e-6)
+    per_joint = d[left][:, :, idx["ElbowLeft"]]  # a constant offset (4 cm) plus jitter (2 cm) per frame
+    assert 0.03 < float(per_joint.mean(1).std()) < 0.05
+    assert 0.015 < float((per_joint - per_joint.mean(1, keepdim=True)).std()) < 0.025

@@ -13,6 +13,9 @@ feature of that window (the bundled SGE-LA's by default: side-symmetric, whitene
   left/right. The target stays: a side-symmetric teacher gives a window and its mirror image
   the same feature by construction, so the student learns that invariance instead of paying
   for a second pass per window.
+- ``limb_noise`` (RULE.md's addendum 2): with that probability, the limbs of one side are
+  displaced as a tracker displaces limbs it sees from the side (`side_limb_noise`); the target
+  stays the clean window's, so the student learns to see through it.
 
 No identity labels are read, so the student is judged by the same validation rule as every
 self-supervised gait default. Its checkpoint (``method: distill``) holds an A3D network
@@ -29,7 +32,7 @@ import torch
 from torch import nn
 
 from engine.models.a3d import A3D, A3DConfig
-from engine.models.sge_la import mirror_windows
+from engine.models.sge_la import INPUT_JOINTS, mirror_windows
 
 
 @dataclass
@@ -42,15 +45,44 @@ class DistillConfig:
     velocity: bool = True
     head: int = 512  # the teacher's matching feature's size
     mirror: float = 0.5  # p a training window is mirrored (same target)
+    limb_noise: float = 0.0  # p a window's limbs on one side are tracked badly (same target; `side_limb_noise`)
 
     def __post_init__(self):
-        if not 0 <= self.mirror <= 1:
-            raise ValueError(f"mirror is a probability, got {self.mirror}")
+        for name in ("mirror", "limb_noise"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
         self.model_config()
 
     def model_config(self) -> A3DConfig:
         return A3DConfig(length=self.length, channels=self.channels, velocity=self.velocity, attention="none",
                          head=self.head)
+
+
+LIMB_JOINTS = {side: [INPUT_JOINTS.index(f"{j}{side}") for j in ("Elbow", "Wrist", "Knee", "Ankle")]
+               for side in ("Left", "Right")}
+FOLLOWERS = {"Hand": "Wrist", "Foot": "Ankle"}  # under the shared joint set these are copies of those
+
+
+def side_limb_noise(x: torch.Tensor, p: float, generator: torch.Generator | None = None,
+                    offset: float = 0.04, jitter: float = 0.02) -> torch.Tensor:
+    """Windows ``[B, f, 20, 3]`` where, with probability ``p`` each, the limbs of one side (left or
+    right at random: elbow, wrist, knee, ankle, and the hand and foot with their wrist and ankle)
+    are displaced as a tracker displaces limbs it half sees: a constant offset N(0, ``offset``) per
+    joint and a per-frame jitter N(0, ``jitter``), metres. RULE.md's addendum 2."""
+    b, f = x.shape[:2]
+    device = generator.device if generator is not None else x.device
+    picked = torch.rand(b, generator=generator, device=device) < p
+    left = torch.rand(b, generator=generator, device=device) < 0.5
+    noise = (torch.randn(b, 1, x.shape[2], 3, generator=generator, device=device) * offset
+             + torch.randn(b, f, x.shape[2], 3, generator=generator, device=device) * jitter)
+    for side in ("Left", "Right"):
+        for follower, leader in FOLLOWERS.items():
+            noise[:, :, INPUT_JOINTS.index(follower + side)] = noise[:, :, INPUT_JOINTS.index(leader + side)]
+    mask = torch.zeros(b, x.shape[2], dtype=torch.bool, device=device)
+    for side, chosen in (("Left", left), ("Right", ~left)):
+        cols = LIMB_JOINTS[side] + [INPUT_JOINTS.index(f + side) for f in FOLLOWERS]
+        mask[:, cols] = (picked & chosen)[:, None]
+    return x + (noise * mask[:, None, :, None]).to(x.device, x.dtype)
 
 
 def cosine_distance(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -84,6 +116,8 @@ class Distill(nn.Module):
             flip = torch.rand(len(x), generator=generator, device=generator.device if generator is not None else x.device)
             flip = (flip < self.cfg.mirror).to(x.device)[:, None, None, None]
             x = torch.where(flip, mirror_windows(x), x)
+        if self.training and self.cfg.limb_noise > 0:
+            x = side_limb_noise(x, self.cfg.limb_noise, generator)
         return {"cosine": cosine_distance(self.model.run(x)["feature"], target.to(x.dtype))}
 
     def checkpoints(self, run: dict) -> dict[str, tuple[nn.Module, dict]]:
