@@ -164,12 +164,13 @@ class OnnxGait:
     def __init__(self, model, session: _Session):
         self.config, self.whitening, self.session = model.config, model.whitening, session
         self.symmetric = getattr(model, "symmetric", False)
+        self.keep = set(_GaitGraph.outputs(model))  # an older export of an agent-less A3D had glimpses too
         if hasattr(model, "glimpse_map"):
             self.glimpse_map = model.glimpse_map
 
     def encode(self, x) -> dict[str, torch.Tensor]:
         got = self.session.run(x.numpy() if isinstance(x, torch.Tensor) else x)
-        return {k: torch.from_numpy(v) for k, v in zip(self.session.outputs, got)}
+        return {k: torch.from_numpy(v) for k, v in zip(self.session.outputs, got) if k in self.keep}
 
 
 class OnnxAction:

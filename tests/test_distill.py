@@ -104,7 +104,7 @@ def test_the_bundled_student_is_a_live_gait_model_by_its_short_name(kgbd_root, t
                      meta["name"], meta["fingerprint"])
     rows = []
     with live_engine(tmp_path, [walks[people[0]][-1]], 4.0, (b"result/",), action=False, checkpoint="fast",
-                     backend="auto") as (sub, sender):
+                     backend="onnx") as (sub, sender):
         deadline = time.time() + 60
         while time.time() < deadline and (sender.is_alive() or sub.poll(500)) and len(rows) < 60:
             if sub.poll(200):
@@ -137,3 +137,38 @@ def test_side_limb_noise_moves_one_sides_limbs_only_and_hands_with_wrists():
     per_joint = d[left][:, :, idx["ElbowLeft"]]  # a constant offset (4 cm) plus jitter (2 cm) per frame
     assert 0.03 < float(per_joint.mean(1).std()) < 0.05
     assert 0.015 < float((per_joint - per_joint.mean(1, keepdim=True)).std()) < 0.025
+
+
+def test_limb_noise_reaches_the_training_loss_only():
+    torch.manual_seed(0)
+    x, target = torch.randn(8, 6, 20, 3), torch.nn.functional.normalize(torch.randn(8, 16), dim=1)
+    clean = Distill(DistillConfig(channels=8, head=16, mirror=0.0))
+    noisy = Distill(DistillConfig(channels=8, head=16, mirror=0.0, limb_noise=1.0))
+    noisy.load_state_dict(clean.state_dict())  # the same network, only the switch differs
+    for m in (clean, noisy):
+        m.train()
+        m.model.eval()  # batch norm on running statistics: the loss depends on the input alone
+    loss = lambda m: float(m(x, torch.Generator().manual_seed(1), target)["cosine"])  # noqa: E731
+    from trainers.methods.distill import side_limb_noise
+    with torch.no_grad():  # training: the network sees the displaced windows (the same draws), the target stays
+        displaced = side_limb_noise(x, 1.0, torch.Generator().manual_seed(1))
+        assert loss(noisy) == pytest.approx(float(cosine_distance(noisy.model(displaced), target)), abs=1e-6)
+        assert loss(clean) == pytest.approx(float(cosine_distance(clean.model(x), target)), abs=1e-6)
+        noisy.eval()  # validation: never displaced
+        assert loss(noisy) == pytest.approx(loss(clean), abs=1e-6)
+
+
+@pytest.mark.realdata
+def test_a_student_exports_beside_the_default_with_its_card(kgbd_root, tmp_path):
+    from conftest import REPO
+    from trainers.export import main as export_main
+    from trainers.run import main as run_main
+    run_main(["distill", "--config", str(REPO / "trainers/configs/distill_kgbd.yaml"), f"data_root={kgbd_root}",
+              "limit_people=3", "batch=16", "channels=8", "limb_noise=0.5", "epochs=1", "steps_per_epoch=2",
+              "device=cpu", f"out={tmp_path / 'run'}"])
+    export_main([str(tmp_path / "run" / "best"), "--out", str(tmp_path / "student")])
+    card = (tmp_path / "student.md").read_text()
+    assert "student of gait_sge_la" in card and "No labels were used" in card and "limbs displaced with p 0.5" in card
+    assert f"--out {tmp_path / 'student'}" in card  # the command that made it, as it was run
+    model, meta = load_gait(tmp_path / "student")
+    assert meta["method"] == "distill" and model.dim == 512

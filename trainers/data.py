@@ -121,22 +121,33 @@ class IdentityWalkData(WalkData):
 
 
 class TeacherWalkData(WalkData):
-    """Walks for distillation (`trainers.methods.distill`): every fit window once an epoch in a
-    random order, batches of ``batch``; ``tensors`` adds ``target``, the teacher gait checkpoint's
-    matching feature of the clean window (`engine.embed.window_features`), computed once here for
-    every fit and validation window. The input keeps joint dropout (``x``); no labels are read."""
+    """Walks for distillation (`trainers.methods.distill`): the fit windows in a random order each
+    epoch, in whole batches of ``batch`` (the last partial batch left out); ``tensors`` adds
+    ``target``, the teacher gait checkpoint's matching feature of the clean window
+    (`engine.embed.window_features`), computed once here for every fit and validation window (on
+    each DDP rank: they are deterministic). The input keeps joint dropout (``x``); no labels are read."""
 
     kind = "teacher"
 
     def __init__(self, cfg: TrainConfig, length: int, teacher: str, progress: bool = True):
         super().__init__(cfg, length, progress)
+        import os
+
+        import torch
+
         from engine.checkpoint import load_gait
         from engine.embed import encode_batches, window_features
-        model, meta = load_gait(teacher or None, "cuda" if cfg.device == "cuda" else "cpu")
-        if int(meta["input"]["window"]) != length:
-            raise ValueError(f"teacher {meta['name']}: windows of {meta['input']['window']} frames, the student's {length}")
+        from engine.models.sge_la import window_options
+        from trainers.gait_data import FPS
+        device = "cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
+        if device == "cuda":  # this rank's GPU under DDP (the trainer sets it only later)
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        model, meta = load_gait(teacher or None, device)
+        if int(meta["input"]["window"]) != length or float(meta["input"].get("fps", FPS)) != FPS:
+            raise ValueError(f"teacher {meta['name']}: windows of {meta['input']['window']} frames at "
+                             f"{meta['input'].get('fps', FPS)} Hz, the student's {length} at {FPS}")
         mine = {"upright": cfg.upright, "common_joints": cfg.common_joints, "shared_joints": cfg.shared_joints}
-        theirs = {k: bool(meta["input"].get(k, False)) for k in mine}
+        theirs = window_options(meta["input"])
         if mine != theirs:  # the student must see the windows the teacher was given
             raise ValueError(f"teacher {meta['name']} takes windows with {theirs}; this run's are {mine}")
         device = next(model.parameters()).device
@@ -148,7 +159,7 @@ class TeacherWalkData(WalkData):
                        disable=None if progress else True)
             targets[role] = np.concatenate([window_features(model, encode_batches(encode, walks.windows[s:s + 1024],
                                                                                   device, 256))
-                                            for s in bar]).astype(np.float32)
+                                            for s in bar] or [np.zeros((0, 1), np.float32)]).astype(np.float32)
         self.fit_targets, self.val_targets = targets["fit"], targets["val"]
         self.info["teacher"] = {"name": meta["name"], "fingerprint": meta["fingerprint"]}
 

@@ -3,7 +3,7 @@
 ``python -m trainers.export RUN/NAME [--reid SUMMARY] [--eval SUMMARY ...] [--out PATH]``:
 - gait (sge_la, a3d, distill: RUN/best): the encoder's weights as float16, the whitening, the open-set
   calibration redone on what ships; ``--reid``: the `skelstream eval reid` summary for the card;
-  default destination the bundled gait checkpoint;
+  default destination the bundled gait checkpoint (a distilled student: the bundled ``fast`` one);
 - action (isc, crrl, byol: RUN/NAME): the encoder's weights (float32: a small model, and rounding is not worth
   its risk); ``--eval``: `skelstream eval action ... --out EVAL` summaries for the card; default
   destination the bundled action checkpoint. Then build the prototypes the engine uses
@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.checkpoint import ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, GAIT_METHODS, read_meta
+from engine.checkpoint import (ACTION_METHODS, DEFAULT_ACTION, DEFAULT_GAIT, FAST_GAIT, GAIT_METHODS, checkpoint_base,
+                               read_meta)
 from trainers.methods.isc import init_checkpoints
 
 GAIT_CARD = """# {name}: {title} gait encoder
@@ -82,7 +83,9 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
              for k, cmd in enumerate(meta["lineage"])]
     if "whitening" in meta["embedding"]:
         steps.append(f"  {len(steps) + 1}. `python -m trainers.whiten {src} --dims {meta['embedding']['whitening']['dims']}`")
-    steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {reid}`" if reid else "`")
+    default_dst = FAST_GAIT if meta["method"] == "distill" else DEFAULT_GAIT
+    steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {reid}" if reid else "")
+                 + ("" if dst.resolve() == default_dst.resolve() else f" --out {dst}") + "`"
                  + (" (float16 weights; the open-set thresholds are calibrated on them, as `skelstream eval "
                     "calibrate` does)" if "identity" in meta else ""))
     if meta["method"] == "a3d":
@@ -100,9 +103,11 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
         title, labels = f"A3D-backbone student of {teacher.get('name', 'a gait encoder')}", (
             f"No labels were used: trained to give the teacher's ({teacher.get('name')}, weights "
             f"{teacher.get('fingerprint')}) matching feature of each window (1 - cosine), the input under joint "
-            f"dropout and mirrored with p {hp['mirror']}.")
+            f"dropout and mirrored with p {hp['mirror']}" + (f", one side's limbs displaced with p {hp['limb_noise']}"
+                                                            if hp.get("limb_noise") else "") + ".")
         method_line = (f"a convolutional student distilled from {teacher.get('name')} (trainers/methods/distill.py): "
-                       f"A3D's two streams (coordinates, velocities) over a time x body-ordered joint grid, "
+                       f"A3D's two streams (coordinates, velocities{'' if arch['velocity'] else ': off'}) over a time "
+                       f"x body-ordered joint grid, "
                        f"{arch['channels']} channels, no attention; the map averaged over time per joint column, "
                        f"then an MLP to {arch['head']} values")
     else:
@@ -258,15 +263,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval", nargs="*", default=[], help="action: summary.json files of `skelstream eval action --out`")
     p.add_argument("--out", help="destination without suffix (default: the bundled checkpoint of its kind)")
     args = p.parse_args(argv)
-    src = Path(args.checkpoint)
+    src = checkpoint_base(args.checkpoint)
     try:
         method = read_meta(src).get("method")
     except FileNotFoundError as exc:
         p.error(str(exc))
     if method in ACTION_METHODS:
         export_action(src, Path(args.out or DEFAULT_ACTION), args.eval)
-    elif method in GAIT_METHODS:
-        export_gait(src, Path(args.out or DEFAULT_GAIT), args.reid)
+    elif method in GAIT_METHODS:  # a distilled student ships beside the default, as `fast`
+        export_gait(src, Path(args.out or (FAST_GAIT if method == "distill" else DEFAULT_GAIT)), args.reid)
     else:
         p.error(f"{src}: method {method!r} has no export ({', '.join(GAIT_METHODS + ACTION_METHODS)})")
 

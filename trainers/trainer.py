@@ -75,7 +75,7 @@ class Trainer:
     def _init_from(self, path: str) -> None:
         """Load a checkpoint's weights (safetensors) before training: fine-tuning. An exported
         checkpoint's whitening is left out (it is refitted on the new encodings)."""
-        base = Path(path).with_suffix("")
+        base = checkpoint.checkpoint_base(path)
         state = {k: v.float() for k, v in load_file(str(base.with_suffix(".safetensors"))).items()
                  if not k.startswith("whiten.")}
         missing, unexpected = self.method.load_state_dict(state, strict=False)

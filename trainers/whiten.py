@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.checkpoint import load_gait, read_meta
+from engine.checkpoint import checkpoint_base, load_gait, read_meta
 from engine.embed import Whitening
 from engine.models.sge_la import window_options
 from trainers.evaluate.reid import encode
@@ -43,7 +42,7 @@ def fit(checkpoint: str, dims: int = 1024, every: int = 4, data_root: str = "") 
 
 def write(checkpoint: str, whitening: Whitening, info: dict) -> None:
     """Add the whitening to the checkpoint's weights and metadata (replacing an older one)."""
-    base = Path(checkpoint).with_suffix("")
+    base = checkpoint_base(checkpoint)
     weights = load_file(str(base.with_suffix(".safetensors")))
     dtype = next(v.dtype for k, v in weights.items() if k.startswith("model."))
     weights["whiten.mean"] = torch.from_numpy(whitening.mean).to(dtype)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.checkpoint import load_gait, read_meta
+from engine.checkpoint import checkpoint_base, load_gait, read_meta
 from engine.identity import gallery_cohort
 from engine.embed import unit, window_features
 from engine.models.sge_la import window_options
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / "calibration.json").write_text(json.dumps(block, indent=2))
         plot(scores, block, out / "scores.png")
     if args.write:
-        path = Path(args.checkpoint).with_suffix(".json")
+        path = checkpoint_base(args.checkpoint).with_suffix(".json")
         meta = read_meta(args.checkpoint)
         path.write_text(json.dumps(meta | {"identity": block}, indent=2))
         print(f"wrote the threshold into {path}")
