@@ -243,15 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+", metavar="FILE")
     s.add_argument("--kind", choices=["gait", "action"], default="gait",
                    help="which encoder: gait (identity) or action; the default checkpoint of each is bundled")
-    s.add_argument("--checkpoint", help="checkpoint path without suffix, or fast (the bundled gait student) (default: the bundled one)")
+    s.add_argument("--checkpoint", help="checkpoint path without suffix, or fast (the bundled gait student) "
+                   "(default: the bundled one)")
     s.add_argument("--device", default="cpu")
     s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     s.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("export", help="export a checkpoint's encoder to ONNX (for --backend onnx)",
-                       description="Write CHECKPOINT.onnx beside a gait (SGE-LA, A3D, its distilled student) or action (ISC, CRRL, "
-                       "BYOL) checkpoint: the encoder's inference pass, dynamic batch, opset 18, the weights' "
-                       "fingerprint in its metadata (the engine refuses a stale file). Checked against PyTorch "
+                       description="Write CHECKPOINT.onnx beside a gait (SGE-LA, A3D, its distilled student) or "
+                       "action (ISC, CRRL, BYOL) checkpoint: the encoder's inference pass, dynamic batch, opset 18, "
+                       "the weights' fingerprint in its metadata (the engine refuses a stale file). Checked against PyTorch "
                        "on the spot.")
     s.add_argument("checkpoint", nargs="?", help="checkpoint path without suffix (default: the bundled gait one)")
     s.add_argument("--onnx", action="store_true", help="ONNX (the one format for now)")

@@ -13,7 +13,8 @@ devices, without onnxruntime, or for a checkpoint with no usable export yet (sai
 terminal; `load_encoder`). The `OnnxGait` and `OnnxAction` wrappers answer like the PyTorch
 modules the engine uses (``encode`` / call, ``whitening``, ``config``), so the engine has one
 code path; with ``--backend onnx`` a checkpoint without its ``.onnx`` is exported into the user
-cache at start (said on the terminal; `skelstream export --onnx --cache` does it beforehand). Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
+cache at start (said on the terminal; `skelstream export --onnx --cache` does it beforehand).
+Features equal PyTorch's within 1e-5 (tests/test_runtime.py, on real windows).
 """
 
 from __future__ import annotations

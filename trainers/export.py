@@ -45,6 +45,12 @@ GAIT_CARD = """# {name}: {title} gait encoder
 """
 
 
+def default_gait_destination(method: str) -> Path:
+    """Where a gait checkpoint of ``method`` ships by default: a distilled student beside the
+    default, as the bundled ``fast`` option; any other gait method as the default."""
+    return FAST_GAIT if method == "distill" else DEFAULT_GAIT
+
+
 def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
     meta = read_meta(src)
     init = meta["training"]["config"].get("init")
@@ -83,7 +89,7 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
              for k, cmd in enumerate(meta["lineage"])]
     if "whitening" in meta["embedding"]:
         steps.append(f"  {len(steps) + 1}. `python -m trainers.whiten {src} --dims {meta['embedding']['whitening']['dims']}`")
-    default_dst = FAST_GAIT if meta["method"] == "distill" else DEFAULT_GAIT
+    default_dst = default_gait_destination(meta["method"])
     steps.append(f"  {len(steps) + 1}. `python -m trainers.export {src}" + (f" --reid {reid}" if reid else "")
                  + ("" if dst.resolve() == default_dst.resolve() else f" --out {dst}") + "`"
                  + (" (float16 weights; the open-set thresholds are calibrated on them, as `skelstream eval "
@@ -270,8 +276,8 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(exc))
     if method in ACTION_METHODS:
         export_action(src, Path(args.out or DEFAULT_ACTION), args.eval)
-    elif method in GAIT_METHODS:  # a distilled student ships beside the default, as `fast`
-        export_gait(src, Path(args.out or (FAST_GAIT if method == "distill" else DEFAULT_GAIT)), args.reid)
+    elif method in GAIT_METHODS:
+        export_gait(src, Path(args.out or default_gait_destination(method)), args.reid)
     else:
         p.error(f"{src}: method {method!r} has no export ({', '.join(GAIT_METHODS + ACTION_METHODS)})")
 
