@@ -55,7 +55,8 @@ def _percentiles(ms: list[float]) -> tuple[float, float]:
 
 def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: str = "auto",
         checkpoint: str | None = None, folder: str | None = None, stagger: bool = True, action: bool = True,
-        backend: str = "auto", threads: int = 1, context: float | None = None) -> dict:
+        backend: str = "auto", threads: int = 1, context: float | None = None,
+        action_checkpoint: str | None = None) -> dict:
     """One load: ``tracks`` walkers at ``rate`` Hz for ``warmup + seconds`` s. Figures as a dict."""
     folder = Path(folder or tempfile.mkdtemp(prefix="skelstream-bench-engine-"))
     # a sensor per SENSOR_BODIES walkers (several Kinects, not one frame of hundreds of bodies)
@@ -73,6 +74,7 @@ def run(tracks: int, rate: float, seconds: float, warmup: float = 3.0, device: s
     args += [] if stagger else ["--no-stagger"]
     args += [] if action else ["--no-action"]
     args += [] if context is None else ["--context", str(context)]
+    args += ["--action-checkpoint", action_checkpoint] if action and action_checkpoint else []
     engine = _cli(*args, *(["--checkpoint", checkpoint] if checkpoint else []))
     ctx = zmq.Context()
     sensors = []
@@ -177,7 +179,7 @@ def main(args) -> None:
                 continue
             r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
                     action=not args.no_action, backend=backend, threads=args.threads,
-                    context=args.context)
+                    context=args.context, action_checkpoint=getattr(args, "action_checkpoint", None))
             rows.append(r)
             drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
                      + r["results_dropped"] + r["sensor_dropped"])

@@ -104,18 +104,27 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
     eval mode, with its metadata: ``(encoder, meta)``. The metadata says the representation
     (``architecture.kind`` and its arguments) and the input (``input.frames`` per clip,
     ``input.seconds`` of the live window)."""
-    from engine.models.action import encoder_from
+    from engine.models.action import encoder_from, weights_module
 
     base = checkpoint_base(path, DEFAULT_ACTION)
     meta = read_meta(base)
     meta.setdefault("name", base.name)
-    meta["fingerprint"] = fingerprint(base)
     if meta.get("method") not in ACTION_METHODS:
         raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not an action encoder {ACTION_METHODS}")
     model = encoder_from(meta["architecture"])
     weights = load_file(str(base.with_suffix(".safetensors")), device=device)
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    weights_module(model).load_state_dict({k: v.float() for k, v in weights.items()})
+    meta["fingerprint"] = action_fingerprint(base, meta)
     return model.to(device).eval(), meta
+
+
+def action_fingerprint(path: str | Path | None, meta: dict | None = None) -> str:
+    """An action checkpoint's `fingerprint`, marked when its embedding is fused with the raw
+    trajectory (``architecture.raw``: other embeddings than the same weights' alone, so their
+    prototypes and ONNX exports do not mix)."""
+    base = checkpoint_base(path, DEFAULT_ACTION)
+    raw = (meta if meta is not None else read_meta(base)).get("architecture", {}).get("raw")
+    return fingerprint(base) + (f"-raw{raw['weight']:g}" if raw else "")
 
 
 def prototypes_for(action_checkpoint: str | Path | None) -> Path:
@@ -136,7 +145,8 @@ def prototypes_for(action_checkpoint: str | Path | None) -> Path:
 def load_prototypes(path: str | Path, fingerprint: str | None = None):
     """``(names, prototypes [M, D], labels [M], metadata)`` of a prototype file (`skelstream
     prototypes`): row i is an example of action ``names[labels[i]]``. With ``fingerprint``, the
-    file must have been built with those weights."""
+    file must have been built with those weights. ``metadata["basis"]`` is the raw trajectory's
+    basis of a fused encoder's prototypes (`engine.embed.ActionLabels`), or None."""
     import json
 
     from safetensors import safe_open
@@ -149,10 +159,14 @@ def load_prototypes(path: str | Path, fingerprint: str | None = None):
             raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
         protos = fh.get_tensor("prototypes").astype("float32")
         labels = fh.get_tensor("labels").astype("int64")
+        basis = fh.get_tensor("basis").astype("float32") if "basis" in fh.keys() else None
     names = json.loads(info["names"])
     if protos.ndim != 2 or labels.shape != (len(protos),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(names):
         raise ValueError(f"{path}: prototypes {tuple(protos.shape)} with labels {tuple(labels.shape)} "
                          f"do not fit {len(names)} action names")
+    if basis is not None and (basis.ndim != 2 or basis.shape[1] >= protos.shape[1]):
+        raise ValueError(f"{path}: basis {tuple(basis.shape)} does not fit prototypes {tuple(protos.shape)}")
+    info = dict(info, basis=basis)
     if fingerprint is not None and info.get("fingerprint") != fingerprint:
         raise ValueError(f"{path}: built with weights {info.get('fingerprint')}, not the action checkpoint's "
                          f"{fingerprint}; rebuild it with `skelstream prototypes --checkpoint ...`")

@@ -47,15 +47,23 @@ class ActionLabels:
     action's prototypes; a track's label is the action with the highest mean score over its last
     windows (`label` of a history of `scores` rows; one row: the nearest prototype's action)."""
 
-    def __init__(self, names: list[str], prototypes: np.ndarray, labels: np.ndarray):
+    def __init__(self, names: list[str], prototypes: np.ndarray, labels: np.ndarray, basis: np.ndarray | None = None):
         order = np.argsort(labels, kind="stable")
         self.prototypes = np.ascontiguousarray(prototypes[order], np.float32)
         self.actions, self.starts = np.unique(labels[order], return_index=True)
         self.names = [names[int(a)] for a in self.actions]
+        self.basis = None if basis is None else np.ascontiguousarray(basis, np.float32)
 
     def scores(self, emb: np.ndarray) -> np.ndarray:
-        """``[N, actions]``: each unit embedding's best cosine per action."""
-        return np.maximum.reduceat(emb @ self.prototypes.T, self.starts, axis=1)
+        """``[N, actions]``: each unit embedding's best cosine per action. With a ``basis``
+        (prototypes of an encoder fused with the raw trajectory, `trainers.prototypes.compress`),
+        the embedding's last ``len(basis)`` values are projected on it first, as the
+        prototypes' were."""
+        if self.basis is not None:
+            raw = len(self.basis)
+            emb = np.concatenate([emb[:, :-raw], emb[:, -raw:] @ self.basis], 1)
+        # a cosine: float16 prototypes and float32 rounding can put an exact match a hair above 1
+        return np.clip(np.maximum.reduceat(emb @ self.prototypes.T, self.starts, axis=1), -1.0, 1.0)
 
     def label(self, history) -> tuple[str, float]:
         """The action (and its mean score) of a sequence of `scores` rows."""

@@ -42,7 +42,7 @@ import torch
 import zmq
 
 from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import DEFAULT_ACTION, DEFAULT_GAIT, fingerprint, load_prototypes, prototypes_for, read_meta
+from engine.checkpoint import DEFAULT_GAIT, action_fingerprint, load_prototypes, prototypes_for, read_meta
 from engine.embed import ActionLabels, unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
@@ -123,8 +123,8 @@ class Engine:
         if cfg.action:
             if cfg.action_smooth < 1:
                 raise ValueError(f"action_smooth must be at least 1 window, got {cfg.action_smooth}")
-            self.action_names, protos, labels, _ = load_prototypes(
-                cfg.prototypes or prototypes_for(cfg.action_checkpoint), fingerprint(cfg.action_checkpoint or DEFAULT_ACTION))
+            self.action_names, protos, labels, proto_info = load_prototypes(
+                cfg.prototypes or prototypes_for(cfg.action_checkpoint), action_fingerprint(cfg.action_checkpoint))
         self.model, self.meta = load_encoder("gait", cfg.checkpoint, cfg.backend, str(self.device), cfg.threads)
         self.input_device = self._input_device(self.model)
         self.backend = backend_name(self.model)
@@ -143,7 +143,7 @@ class Engine:
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
             self.action_device = self._input_device(self.action_model)
-            self.action_labels = ActionLabels(self.action_names, protos, labels)
+            self.action_labels = ActionLabels(self.action_names, protos, labels, proto_info["basis"])
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)

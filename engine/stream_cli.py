@@ -252,6 +252,7 @@ def register(sub) -> None:
     s.add_argument("--threads", type=int, default=1, help="engine: its CPU inference threads")
     s.add_argument("--no-stagger", action="store_true", help="engine: one big batch per hop (see skelstream engine)")
     s.add_argument("--no-action", action="store_true", help="engine: gait identities only, no action labels")
+    s.add_argument("--action-checkpoint", help="engine: action checkpoint (its prototypes beside it; default: the bundled one)")
     s.add_argument("--context", type=float, help="engine: seconds levelled with each window (default: the engine's, 4)")
     s.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     s.set_defaults(func=cmd_bench)

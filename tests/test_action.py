@@ -93,12 +93,58 @@ def test_action_checkpoint_roundtrip_and_mismatched_prototypes_are_refused(tmp_p
         load_action(save(tmp_path / "gait", enc, meta | {"method": "sge_la"}))
 
 
+def test_an_encoder_fused_with_the_raw_trajectory_mixes_the_two_cosines_by_its_weight(tmp_path):
+    enc = make_encoder("seq", hidden=16, motion=True)
+    arch = {"kind": "seq", "hidden": 16, "motion": True}
+    meta = {"method": "isc", "architecture": arch, "input": {"frames": 12, "seconds": 1.0},
+            "embedding": {"dim": enc.dim}}
+    plain_base = save(tmp_path / "plain", enc, meta)
+    fused_meta = dict(meta, architecture=dict(arch, raw={"weight": 0.25, "size": 12 * 20 * 3}))
+    fused_base = tmp_path / "fused"
+    (fused_base.with_suffix(".json")).write_text(json.dumps(fused_meta))
+    (fused_base.with_suffix(".safetensors")).write_bytes(plain_base.with_suffix(".safetensors").read_bytes())
+    plain, pm = load_action(plain_base)
+    fused, fm = load_action(fused_base)  # the same weights file: loaded into the inner encoder
+    assert fm["fingerprint"] != pm["fingerprint"]  # other embeddings: prototypes and caches do not mix
+    x = torch.randn(2, 12, 20, 3)
+    with torch.no_grad():
+        f, p = fused(x), plain(x)
+    assert f.shape == (2, enc.dim + 720) and torch.allclose(f.norm(dim=1), torch.ones(2), atol=1e-5)
+    cos = lambda a: torch.nn.functional.cosine_similarity(a[0], a[1], dim=0)
+    want = 0.25 * cos(p) + 0.75 * cos(x.flatten(1))
+    assert torch.allclose(f[0] @ f[1], want, atol=1e-5)
+    with pytest.raises(ValueError, match="raw.size 720"):
+        fused(torch.randn(1, 10, 20, 3))
+
+
+def test_compressed_prototypes_score_a_window_as_the_full_ones_within_the_basis():
+    from engine.embed import ActionLabels, unit
+    from trainers.prototypes import compress
+    rng = np.random.default_rng(0)
+    learned, raw = rng.normal(size=(60, 8)), rng.normal(size=(60, 4)) @ rng.normal(size=(4, 30))  # raw of rank 4
+    full = unit(np.concatenate([unit(learned) * 0.5, unit(raw) * 0.75 ** 0.5], 1)).astype(np.float32)
+    labels = np.repeat(np.arange(6), 10)
+    small, basis = compress(full, 30, 4)
+    assert small.shape == (60, 12) and basis.shape == (30, 4)
+    q = full[::7] + 0.0  # queries inside the raw part's span: exact
+    want = ActionLabels([str(i) for i in range(6)], full, labels).scores(q)
+    got = ActionLabels([str(i) for i in range(6)], small, labels, basis).scores(q)
+    assert np.allclose(got, want, atol=1e-5)
+    assert np.array_equal(nearest(q, small, labels, basis)[0], nearest(q, full, labels)[0])
+    _, cut = compress(full, 30, 2)  # fewer directions than the rank: scores change
+    assert not np.allclose(ActionLabels([str(i) for i in range(6)], np.concatenate(
+        [full[:, :-30], full[:, -30:] @ cut], 1), labels, cut).scores(q), want, atol=1e-3)
+
+
 def test_bundled_action_checkpoint_and_prototypes_fit_together():
     model, meta = load_action()
     names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
     # NW-UCLA's 10 actions and KARD's 18, "sit down" and "stand up" in both: 26 names
     assert len(names) == 26 and {"walk", "walk around", "sit down", "two hand wave", "drink"} <= set(names)
-    assert protos.shape[1] == meta["embedding"]["dim"] and info["dataset"] == "nwucla,kard" and info["windows"] == "live"
+    basis = info["basis"]  # the default is fused with the raw trajectory: stored projected on 256 directions
+    assert basis is not None and basis.shape == (meta["architecture"]["raw"]["size"], 256)
+    assert protos.shape[1] - basis.shape[1] + len(basis) == meta["embedding"]["dim"]
+    assert info["dataset"] == "nwucla,kard" and info["windows"] == "live"
     assert np.bincount(labels, minlength=len(names)).min() > 20
     assert (DEFAULT_ACTION.with_suffix(".md")).is_file()  # the model card
 
@@ -112,13 +158,13 @@ def test_the_demo_walkers_are_labelled_walking():
     from engine.recording import Recording
     from engine.skeleton import to_canonical
     model, meta = load_action()
-    names, protos, labels, _ = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
+    names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
     recording = Path(__file__).resolve().parents[1] / "recordings" / "demo_walk.mcap"
     for seq in Recording(recording).sequences():
         j, c, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
         with torch.no_grad():
             emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta))).numpy())
-        got = [names[labels[i]] for i in (emb @ protos.T).argmax(1)]
+        got = [names[i] for i in nearest(emb, protos, labels, info["basis"])[0]]
         walking = sum(g in ("walk", "walk around") for g in got) / len(got)
         assert walking > 0.6, (seq.meta, walking, sorted(set(got)))
 
@@ -139,8 +185,8 @@ def test_embed_action_and_prototypes_on_nwucla(nwucla_root, tmp_path, capsys):
     assert cli(["embed", "--kind", "action", *[str(it.path) for it in clips], "-o", str(emb_file)]) in (0, None)
     e = np.load(emb_file)
     assert e["embeddings"].shape[0] == len(clips) and str(e["kind"]) == "action"
-    names, protos, labels, _ = load_prototypes(out)
-    action, _ = nearest(e["embeddings"], protos, labels)
+    names, protos, labels, info = load_prototypes(out)
+    action, _ = nearest(e["embeddings"], protos, labels, info["basis"])
     from trainers.action_data import NWUCLA_NAMES
     right = sum(names[a] == NWUCLA_NAMES[it.meta["action"]] for a, it in zip(action, clips))
     assert right >= 5, right
@@ -217,14 +263,14 @@ def test_the_engine_labels_live_tracks_as_the_offline_windows_do(nwucla_root, tm
         if len(clips) == 6:
             break
     model, meta = load_action()
-    names, protos, labels, _ = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
+    names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
     offline = []
     for it in clips:
         seq = ds.read(it.path)
         j, c, _ = to_canonical(seq.joints, seq.confidence, seq.layout)
         with torch.no_grad():
             emb = unit(model(torch.from_numpy(action_windows(j, c, seq.fps, meta, hop=1 / seq.fps))).numpy())
-        offline.append({names[labels[i]] for i in (emb @ protos.T).argmax(1)})
+        offline.append({names[i] for i in nearest(emb, protos, labels, info["basis"])[0]})
     labels = {i: [] for i in range(len(clips))}
     with live_engine(tmp_path, [it.path for it in clips], 1.0, action_smooth=1) as (sub, sender):  # each window's own label
         deadline = time.time() + 30
@@ -338,3 +384,15 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
         Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                             gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),
                             prototypes=str(DEFAULT_PROTOTYPES), backend="torch"))
+
+
+def test_isc_starts_from_the_bundled_fused_checkpoint_with_its_encoders_weights():
+    """The bundled default is fused with the raw trajectory; ``init=`` takes its encoder's weights."""
+    from engine.models.action import RawFused
+    from trainers.methods.isc import ISC, ISCConfig
+    bundled, _ = load_action()
+    assert isinstance(bundled, RawFused)
+    isc = ISC(ISCConfig(reps=("seq",), seq_hidden=128, seq_motion=True))
+    isc.init_from(f"seq={DEFAULT_ACTION}")
+    got, want = isc.query["seq"].encoder.state_dict(), bundled.inner.state_dict()
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want)

@@ -148,7 +148,7 @@ ACTION_CARD = """# {name}: {title} action encoder ({kind})
 - Input: {frames} frames of the 20 Kinect v1 joints (canonical names) per clip, through
   {view}. Live, the engine encodes the newest
   {seconds:g} s of each track resampled to {frames} frames.
-- Output: a {dim}-value feature; L2-normalised for kNN, prototypes and `skelstream embed --kind action`.
+- Output: a {dim}-value feature; L2-normalised for kNN, prototypes and `skelstream embed --kind action`.{fusion}
 - Pretraining data: {dataset}, {protocol}; {epochs} epochs on {device}{best}.
 - Made by:
 {steps}
@@ -193,7 +193,10 @@ def results_table(summaries: list[dict], metrics: dict) -> str:
 
 def made_by(meta: dict) -> list[str]:
     """The training commands behind a checkpoint, first to last: those of the checkpoints its
-    run started from (``init=``, followed back to the start), each once, then its own."""
+    run started from (``init=``, followed back to the start), each once, then its own; or the
+    list a checkpoint made from another one carries (``made_by``: exported or derived ones)."""
+    if meta.get("made_by"):
+        return list(meta["made_by"])
     commands: list[str] = []
     config = meta["training"]["config"]
     parents = list(init_checkpoints(config.get("init", "")).values()) if meta.get("method") == "isc" else []
@@ -227,6 +230,19 @@ def describe_method(method: str, cfg: dict, run: dict) -> tuple[str, str]:
                    f"{'on' if cfg['temporal'] else 'off'} (l_min {cfg['l_min']}), spatial {spatial}")
 
 
+def fusion_line(meta: dict) -> str:
+    """The card's words for an encoder fused with the raw trajectory (``architecture.raw``)."""
+    raw = meta["architecture"].get("raw")
+    if not raw:
+        return ""
+    w = raw["weight"]
+    return (f"\n- Fused with the raw trajectory (`engine.models.action.RawFused`): the unit learned feature times "
+            f"sqrt({w:g}) joined to the unit flattened input window ({raw['size']} values, exactly what the "
+            f"raw-coordinate baseline matches) times sqrt({1 - w:g}); a cosine between two is {w:g} x the learned "
+            f"one + {1 - w:g} x the raw one. Chosen by issue 14's rule (`results/isc_all/RULE.md`, ninth "
+            f"addendum) on validation splits only; made from the weights alone by `bash results/isc_all/fused.sh`.")
+
+
 def export_action(src: Path, dst: Path, evals: list[str]) -> None:
     meta = read_meta(src)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +251,6 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
     meta = dict(meta, name=dst.name, exported_from=str(src))
     if summaries:
         meta["metrics"] = dict(meta.get("metrics", {}), evaluations=summaries)
-    dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     train = meta["training"]
     cfg = train["config"].get("method", train["config"])  # the method's keys (runs before the one trainer: flat)
     arch = {k: v for k, v in meta["architecture"].items() if k != "kind"}
@@ -243,6 +258,8 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
                                 f"skelstream prototypes --checkpoint {dst} --dataset nwucla,kard "
                                 f"-o {dst}.prototypes.safetensors"]
     steps = [f"  {i + 1}. `{c}`" for i, c in enumerate(commands)]
+    meta["made_by"] = commands  # an export of this export lists them all
+    dst.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     title, method = describe_method(meta.get("method", "isc"), cfg, train["config"])
     card = ACTION_CARD.format(
         name=dst.name, kind=meta["architecture"]["kind"], title=title, method=method,
@@ -254,7 +271,7 @@ def export_action(src: Path, dst: Path, evals: list[str]) -> None:
         best=(f"; the weights of epoch {meta['metrics']['epoch']} (the "
               f"{meta['metrics'].get('kept', 'best validation loss')}, after "
               f"{train['minutes']:.0f} min)" if "epoch" in meta.get("metrics", {}) else f", {train['minutes']:.0f} min"),
-        device=train["device"], steps="\n".join(steps),
+        device=train["device"], steps="\n".join(steps), fusion=fusion_line(meta),
         size=dst.with_suffix(".safetensors").stat().st_size / 1e6, commit=meta.get("git_commit", "unknown"),
         results=results_table(summaries, meta["metrics"]))
     dst.with_suffix(".md").write_text(card)

@@ -17,9 +17,13 @@ that gives its whole length); ``--windows clip`` from whole clips resampled to t
 frames (what `skelstream eval action` uses). A 6 s walk resampled whole looks like no 1 s window
 of walking, so live labels want live prototypes (docs/RESULTS.md).
 
-The file is safetensors: ``prototypes [M, D]`` float32 and ``labels [M]`` (the action of each
+The file is safetensors: ``prototypes [M, D]`` float16 and ``labels [M]`` (the action of each
 row), with the action names, the checkpoint's fingerprint, the dataset and the clip counts in
-its metadata. Nothing is unpickled.
+its metadata. Nothing is unpickled. For an encoder fused with the raw trajectory (the default
+since issue 14's ninth addendum: 256 learned values and the 1,920 of the window itself), the
+raw part of every prototype is stored projected on its ``--raw-dims`` leading directions, with
+the ``basis [1920, D]`` beside it: the file stays the size of the learned part's, and a live
+score costs what it did (`compress`; the agreement with every dimension is printed).
 """
 
 from __future__ import annotations
@@ -57,11 +61,40 @@ def build(embeddings: np.ndarray, labels: np.ndarray, names: list[str], per_acti
     return np.concatenate(protos).astype(np.float32), np.asarray(owner, np.int32)
 
 
-def nearest(embeddings: np.ndarray, prototypes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(action, cosine) of each row's nearest prototype."""
-    s = unit(embeddings) @ prototypes.T
+def compress(prototypes: np.ndarray, raw: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Prototypes of an encoder fused with the raw trajectory (`engine.models.action.RawFused`:
+    the last ``raw`` values of each row are the flattened window), with those values projected on
+    their ``dims`` leading right singular vectors (uncentred: dot products are what is kept).
+    Returns (prototypes [M, D - raw + dims], basis [raw, dims]); a query's raw values are
+    projected on the same basis (`engine.embed.ActionLabels`), so a score is the fused cosine
+    up to the part of the two windows outside the basis."""
+    if not 0 < dims < raw < prototypes.shape[1]:
+        raise ValueError(f"compress: {dims} dims of the last {raw} of {prototypes.shape[1]} values")
+    r = prototypes[:, -raw:].astype(np.float64)
+    basis = np.linalg.svd(r, full_matrices=False)[2][:dims].T
+    return np.concatenate([prototypes[:, :-raw], r @ basis], 1).astype(np.float32), np.ascontiguousarray(basis, np.float32)
+
+
+def nearest(embeddings: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
+            basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(action, cosine) of each row's nearest prototype (with a `compress` ``basis``, the
+    rows' raw values projected on it)."""
+    e = unit(embeddings)
+    if basis is not None:
+        e = np.concatenate([e[:, :-len(basis)], e[:, -len(basis):] @ basis], 1)
+    s = e @ prototypes.T
     best = s.argmax(1)
     return labels[best], s[np.arange(len(s)), best]
+
+
+def _neighbour_agreement(full: np.ndarray, projected: np.ndarray, owner: np.ndarray, queries: np.ndarray,
+                         sample: int = 2000) -> float:
+    """Percent of (up to ``sample``) prototypes whose nearest other prototype has the same action
+    with full and with projected raw values."""
+    idx = np.random.default_rng(0).permutation(len(full))[:sample]
+    a, b = full[idx] @ full.T, queries[idx] @ projected.T
+    a[np.arange(len(idx)), idx] = b[np.arange(len(idx)), idx] = -np.inf
+    return float((owner[a.argmax(1)] == owner[b.argmax(1)]).mean() * 100)
 
 
 def labelled_inputs(dataset: str, meta: dict, split: str, windows: str, hop: float = 0.5, progress: bool = True):
@@ -109,11 +142,20 @@ def main(args) -> None:
     names = list(dict.fromkeys(train_n))  # first-seen order: the datasets' own orders, joined
     label = np.array([names.index(n) for n in train_n])
     protos, owner = build(features(encoder, np.concatenate(train_x), args.device), label, names, args.per_action)
+    raw = int(meta["architecture"].get("raw", {}).get("size", 0))
+    basis = None
+    if raw and 0 < args.raw_dims < raw:
+        full = protos
+        protos, basis = compress(protos, raw, args.raw_dims)
+        # what the projection changes: each prototype's best other prototype, full against projected
+        agree = _neighbour_agreement(full, protos, owner, np.concatenate([full[:, :-raw], full[:, -raw:] @ basis], 1))
+        print(f"raw trajectory projected on {args.raw_dims} of its {raw} dimensions: the nearest other prototype's "
+              f"action is the same as with every dimension for {agree:.1f} % of the prototypes")
     info = {"names": json.dumps(names), "checkpoint": meta["name"], "fingerprint": meta["fingerprint"],
             "dataset": ",".join(datasets), "split": args.split, "windows": args.windows, "hop": str(args.hop),
             "per_action": str(args.per_action), "inputs": json.dumps([int((label == c).sum()) for c in range(len(names))])}
     if args.split == "train":
-        best, _ = nearest(features(encoder, np.concatenate(test_x), args.device), protos, owner)
+        best, _ = nearest(features(encoder, np.concatenate(test_x), args.device), protos, owner, basis)
         acc = float((np.array(names)[best] == np.array(test_n)).mean() * 100)
         # the trivial baseline, same inputs: nearest training input on the raw coordinates
         from trainers.evaluate.action import knn_predict
@@ -126,7 +168,12 @@ def main(args) -> None:
               f"(baseline, every training input): {raw_acc:.1f} %")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"prototypes": torch.from_numpy(protos), "labels": torch.from_numpy(owner)}, str(out), metadata=info)
+    # float16 on disk (a cosine moves by under 1e-3; the engine computes in float32)
+    tensors = {"prototypes": torch.from_numpy(protos).half(), "labels": torch.from_numpy(owner)}
+    if basis is not None:
+        tensors["basis"] = torch.from_numpy(basis).half()
+        info["raw_dims"] = str(args.raw_dims)
+    save_file(tensors, str(out), metadata=info)
     print(f"wrote {out}: {len(protos)} prototypes of {len(names)} actions from {len(label)} "
           f"{'live windows' if args.windows == 'live' else 'clips'} of {', '.join(datasets)} ({args.split}), "
           f"checkpoint {meta['name']}")
@@ -146,6 +193,9 @@ def register(sub) -> None:
     p.add_argument("--hop", type=float, default=0.5, help="live: seconds between a clip's windows (default 0.5)")
     p.add_argument("--per-action", type=int, default=0, metavar="K",
                    help="K k-means centres per action instead of every clip (default 0: every clip)")
+    p.add_argument("--raw-dims", type=int, default=256, metavar="D",
+                   help="encoders fused with the raw trajectory: keep its D leading directions in the file "
+                        "(default 256; 0: every dimension, a file 8x the size)")
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
     p.set_defaults(func=main)

@@ -300,9 +300,39 @@ def make_encoder(kind: str, **kwargs) -> nn.Module:
     return ENCODERS[kind](**kwargs)
 
 
+class RawFused(nn.Module):
+    """An encoder's feature beside the clip's raw trajectory: ``[sqrt(w) unit(f(x)), sqrt(1 - w)
+    unit(flat(x))]``, where ``flat(x)`` is the input exactly as the raw-coordinate baseline takes it
+    (resampled, centred, viewed, flattened). The result has norm 1 and the cosine of two is
+    ``w cos(learned) + (1 - w) cos(raw)``. ``architecture.raw = {"weight": w, "size": T*J*3}`` in a
+    checkpoint (issue 14's rule, ninth addendum); the weights are the inner encoder's (`inner`)."""
+
+    def __init__(self, inner: nn.Module, weight: float, size: int):
+        super().__init__()
+        if not 0.0 < weight <= 1.0:
+            raise ValueError(f"architecture.raw.weight must be in (0, 1], got {weight!r}")
+        self.inner, self.weight, self.size = inner, float(weight), int(size)
+        self.dim = inner.dim + self.size
+
+    def forward(self, x: torch.Tensor, *args) -> torch.Tensor:
+        flat = x.flatten(1)
+        if flat.shape[1] != self.size:
+            raise ValueError(f"RawFused: a clip of {flat.shape[1]} values (frames x joints x 3), the checkpoint "
+                             f"says architecture.raw.size {self.size}")
+        learned = F.normalize(self.inner(x, *args), dim=1) * self.weight ** 0.5
+        return torch.cat([learned, F.normalize(flat, dim=1) * (1.0 - self.weight) ** 0.5], 1)
+
+
 def encoder_from(architecture: dict) -> nn.Module:
     """A freshly initialised encoder from a checkpoint's ``architecture`` ({kind, arguments};
-    JSON lists become tuples)."""
+    JSON lists become tuples; ``raw`` wraps it in `RawFused`)."""
     arch = dict(architecture)
     kind = arch.pop("kind")
-    return make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    raw = arch.pop("raw", None)
+    model = make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
+    return RawFused(model, raw["weight"], raw["size"]) if raw else model
+
+
+def weights_module(model: nn.Module) -> nn.Module:
+    """The module whose state dict a checkpoint's weights file holds (the inner encoder of a `RawFused`)."""
+    return model.inner if isinstance(model, RawFused) else model

@@ -57,7 +57,7 @@ for name, seqs in sets.items():
     embs = embed(wins)
     for path in args.prototypes:
         names, protos, labs, info = load_prototypes(path, meta["fingerprint"])
-        lab = ActionLabels(names, protos, labs)
+        lab = ActionLabels(names, protos, labs, info["basis"])
         for k in ks:
             got = [g for e in embs for g in labels(lab, e, k)]
             top = collections.Counter(got).most_common(4)
@@ -71,7 +71,7 @@ if args.accuracy:
     names, protos, labs, info = load_prototypes(args.accuracy, meta["fingerprint"])
     if info.get("split") != "train":
         raise SystemExit(f"{args.accuracy}: built with --split {info.get('split')}; accuracy needs --split train")
-    lab = ActionLabels(names, protos, labs)
+    lab = ActionLabels(names, protos, labs, info["basis"])
     # the trivial baseline beside it: the nearest training window of all P's datasets by cosine on
     # the raw coordinates (`trainers.evaluate.action.knn_predict`, as `skelstream prototypes`
     # reports it), averaged over the same K windows

@@ -127,6 +127,7 @@ class A3DMethod(nn.Module):
         from safetensors.torch import load_file
 
         from engine.checkpoint import load_action, read_meta
+        from engine.models.action import weights_module
         meta = read_meta(spec)
         if meta.get("architecture", {}).get("kind") == "stgcn":
             if self.cfg.backbone != "stgcn":
@@ -134,7 +135,7 @@ class A3DMethod(nn.Module):
             encoder, _ = load_action(spec)
             for stream in (self.model.coords, self.model.motion):
                 if stream is not None:
-                    stream.load_from(encoder)
+                    stream.load_from(weights_module(encoder))
             return
         state = load_file(str(Path(spec).with_suffix("").with_suffix(".safetensors")))
         net = {k.removeprefix("model."): v.float() for k, v in state.items() if k.startswith("model.")}

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.checkpoint import load_action
-from engine.models.action import SKELETON_JOINTS, SequenceEncoder
+from engine.models.action import SKELETON_JOINTS, SequenceEncoder, weights_module
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
 from trainers.methods.isc import LIVE_SECONDS
 
@@ -139,6 +139,7 @@ class CRRL(nn.Module):
         self.teacher = None
         if cfg.teacher:
             loaded, meta = load_action(cfg.teacher)
+            loaded = weights_module(loaded)  # the encoder itself, never a feature fused with raw coordinates
             if meta.get("method") != "crrl" or meta["architecture"]["kind"] != "seq":
                 raise ValueError(f"teacher {cfg.teacher}: not a CRRL sequence encoder "
                                  f"(method {meta.get('method')!r}, kind {meta['architecture']['kind']!r})")

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.checkpoint import load_action
+from engine.models.action import weights_module
 from engine.models.action import make_encoder
 from trainers.blocks.augment import spatio_temporal
 from trainers.blocks.contrast import Queue, info_nce, momentum_update
@@ -160,7 +161,7 @@ class ISC(nn.Module):
             if meta["architecture"]["kind"] != rep:
                 raise ValueError(f"init {path}: a {meta['architecture']['kind']!r} encoder, not {rep!r}")
             for branch in (self.query[rep], self.key[rep]):
-                branch.encoder.load_state_dict(encoder.state_dict())
+                branch.encoder.load_state_dict(weights_module(encoder).state_dict())  # a fused one: its weights
 
     def encoders(self) -> dict[str, nn.Module]:
         """What is kept: each representation's query encoder."""
