@@ -124,7 +124,7 @@ def action_fingerprint(path: str | Path | None, meta: dict | None = None) -> str
     prototypes and ONNX exports do not mix)."""
     base = checkpoint_base(path, DEFAULT_ACTION)
     raw = (meta if meta is not None else read_meta(base)).get("architecture", {}).get("raw")
-    return fingerprint(base) + (f"-raw{raw['weight']:g}" if raw else "")
+    return fingerprint(base) + (f"-raw{raw['weight']:g}x{raw['size']}" if raw else "")
 
 
 def prototypes_for(action_checkpoint: str | Path | None) -> Path:

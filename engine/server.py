@@ -143,7 +143,14 @@ class Engine:
             self.action_model, self.action_meta = load_encoder("action", cfg.action_checkpoint, cfg.backend,
                                                                str(self.device), cfg.threads)
             self.action_device = self._input_device(self.action_model)
-            self.action_labels = ActionLabels(self.action_names, protos, labels, proto_info["basis"])
+            basis = proto_info["basis"]
+            width = protos.shape[1] + (len(basis) - basis.shape[1] if basis is not None else 0)
+            dim = int(self.action_model.dim)
+            if width != dim:
+                raise ValueError(f"{cfg.prototypes or prototypes_for(cfg.action_checkpoint)}: prototypes of {width} values, "
+                                 f"the action checkpoint gives {dim}; rebuild them with `skelstream prototypes "
+                                 f"--checkpoint ...`")
+            self.action_labels = ActionLabels(self.action_names, protos, labels, basis)
             self.action_frames = int(self.action_meta["input"]["frames"])
             self.action_fps = (self.action_frames - 1) / float(self.action_meta["input"]["seconds"])
         self.gallery = Gallery(cfg.gallery)

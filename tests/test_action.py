@@ -384,6 +384,14 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
         Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                             gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),
                             prototypes=str(DEFAULT_PROTOTYPES), backend="torch"))
+    narrow = tmp_path / "narrow.safetensors"  # the right weights' name on a file of another width: said at start
+    save_file({"prototypes": torch.nn.functional.normalize(torch.randn(3, enc.dim - 1), dim=1),
+               "labels": torch.tensor([0, 1, 1], dtype=torch.int32)}, str(narrow),
+              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": fingerprint(ckpt)})
+    with pytest.raises(ValueError, match=f"prototypes of {enc.dim - 1} values, the action checkpoint gives {enc.dim}"):
+        Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
+                            gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),
+                            prototypes=str(narrow), backend="torch"))
 
 
 def test_isc_starts_from_the_bundled_fused_checkpoint_with_its_encoders_weights():

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from engine.checkpoint import load_action
+from engine.models.action import weights_module
 from trainers.action_data import load_protocol
 from trainers.evaluate.action import features, knn_accuracy, linear_accuracy, raw_knn_accuracy
 
@@ -34,6 +35,7 @@ def main():
     torch.set_num_threads(2)
     split = sys.argv[1] if len(sys.argv) > 1 else "val"
     encoder, meta = load_action(None)
+    encoder = weights_module(encoder)  # the learned feature alone (the bundled default is fused since the ninth addendum)
     frames = int(meta["input"]["frames"])
     pre, _ = load_protocol("nwucla", frames, False, "test")  # the pretraining clips: NW-UCLA's training split
     pre_f = features(encoder, pre.x, "cpu")

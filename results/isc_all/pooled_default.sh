@@ -20,6 +20,8 @@ import json, sys
 meta = json.load(open("engine/models/weights/action_isc.json"))
 seg, name = json.loads(sys.argv[1]), sys.argv[2]
 levels = [seg] if isinstance(seg, int) else seg
+raw = meta["architecture"].pop("raw", None)  # the learned feature alone (the bundled file is fused since the ninth addendum)
+meta["embedding"]["dim"] -= raw["size"] if raw else 0
 meta["architecture"]["segments"] = seg
 meta["embedding"]["dim"] = meta["embedding"]["dim"] * sum(levels)
 meta.pop("metrics", None)

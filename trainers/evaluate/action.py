@@ -214,7 +214,9 @@ def distill(teacher: nn.Module, student: nn.Module, clips: np.ndarray, test_set,
 
 
 def random_like(meta: dict) -> nn.Module:
-    """A randomly initialised encoder of a checkpoint's architecture (the baseline)."""
+    """A randomly initialised encoder of a checkpoint's architecture (the baseline); for a
+    checkpoint fused with the raw trajectory (``architecture.raw``) fused the same way, so the
+    fine-tuned and the random-init rows differ only in the learned weights."""
     from engine.models.action import encoder_from
     return encoder_from(meta["architecture"])
 

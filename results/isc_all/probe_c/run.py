@@ -29,6 +29,7 @@ GRID = [0.001, 0.01, 0.1, 1.0, 10.0]
 def encoder(segments):
     meta = read_meta(DEFAULT_ACTION)
     arch = dict(meta["architecture"], segments=segments)
+    arch.pop("raw", None)  # the learned feature alone (the bundled default is fused since the ninth addendum)
     enc = encoder_from(arch)
     enc.load_state_dict({k: v.float() for k, v in load_file(str(DEFAULT_ACTION.with_suffix(".safetensors"))).items()})
     return enc.eval(), meta
