@@ -115,6 +115,10 @@ def test_an_encoder_fused_with_the_raw_trajectory_mixes_the_two_cosines_by_its_w
     assert torch.allclose(f[0] @ f[1], want, atol=1e-5)
     with pytest.raises(ValueError, match="raw.size 720"):
         fused(torch.randn(1, 10, 20, 3))
+    from engine.models.action import encoder_from
+    for bad in ({"weight": 0.25}, {"weight": 1.5, "size": 720}, {"weight": "a", "size": 720}, [0.25, 720]):
+        with pytest.raises(ValueError, match="architecture.raw"):
+            encoder_from(dict(arch, raw=bad))
 
 
 def test_compressed_prototypes_score_a_window_as_the_full_ones_within_the_basis():

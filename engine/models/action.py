@@ -329,6 +329,9 @@ def encoder_from(architecture: dict) -> nn.Module:
     arch = dict(architecture)
     kind = arch.pop("kind")
     raw = arch.pop("raw", None)
+    if raw is not None and not (isinstance(raw, dict) and isinstance(raw.get("weight"), (int, float))
+                                and isinstance(raw.get("size"), int) and raw["size"] > 0):
+        raise ValueError(f"architecture.raw must be {{\"weight\": w in (0, 1], \"size\": frames x joints x 3}}, got {raw!r}")
     model = make_encoder(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
     return RawFused(model, raw["weight"], raw["size"]) if raw else model
 
