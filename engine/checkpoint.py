@@ -119,12 +119,15 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
 
 
 def action_fingerprint(path: str | Path | None, meta: dict | None = None) -> str:
-    """An action checkpoint's `fingerprint`, marked when its embedding is fused with the raw
-    trajectory (``architecture.raw``: other embeddings than the same weights' alone, so their
-    prototypes and ONNX exports do not mix)."""
+    """An action checkpoint's `fingerprint`, marked when the same weights give another embedding:
+    pooled over spans (``architecture.segments``) or fused with the raw trajectory
+    (``architecture.raw``), so their prototypes and ONNX exports do not mix."""
     base = checkpoint_base(path, DEFAULT_ACTION)
-    raw = (meta if meta is not None else read_meta(base)).get("architecture", {}).get("raw")
-    return fingerprint(base) + (f"-raw{raw['weight']:g}x{raw['size']}" if raw else "")
+    arch = (meta if meta is not None else read_meta(base)).get("architecture", {})
+    raw, seg = arch.get("raw"), arch.get("segments", 1)
+    seg = "+".join(map(str, seg)) if isinstance(seg, list) else str(seg)
+    return (fingerprint(base) + ("" if seg == "1" else f"-seg{seg}")
+            + (f"-raw{raw['weight']:g}x{raw['size']}" if raw else ""))
 
 
 def prototypes_for(action_checkpoint: str | Path | None) -> Path:
@@ -145,8 +148,8 @@ def prototypes_for(action_checkpoint: str | Path | None) -> Path:
 def load_prototypes(path: str | Path, fingerprint: str | None = None):
     """``(names, prototypes [M, D], labels [M], metadata)`` of a prototype file (`skelstream
     prototypes`): row i is an example of action ``names[labels[i]]``. With ``fingerprint``, the
-    file must have been built with those weights. ``metadata["basis"]`` is the raw trajectory's
-    basis of a fused encoder's prototypes (`engine.embed.ActionLabels`), or None."""
+    file must have been built with those weights. ``metadata["basis"] [D, d]`` projects an
+    embedding onto the stored prototypes' d directions (`engine.embed.ActionLabels`), or None."""
     import json
 
     from safetensors import safe_open
@@ -164,7 +167,7 @@ def load_prototypes(path: str | Path, fingerprint: str | None = None):
     if protos.ndim != 2 or labels.shape != (len(protos),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(names):
         raise ValueError(f"{path}: prototypes {tuple(protos.shape)} with labels {tuple(labels.shape)} "
                          f"do not fit {len(names)} action names")
-    if basis is not None and (basis.ndim != 2 or basis.shape[1] >= protos.shape[1]):
+    if basis is not None and (basis.ndim != 2 or basis.shape[1] != protos.shape[1] or len(basis) <= basis.shape[1]):
         raise ValueError(f"{path}: basis {tuple(basis.shape)} does not fit prototypes {tuple(protos.shape)}")
     info = dict(info, basis=basis)
     if fingerprint is not None and info.get("fingerprint") != fingerprint:

@@ -56,12 +56,10 @@ class ActionLabels:
 
     def scores(self, emb: np.ndarray) -> np.ndarray:
         """``[N, actions]``: each unit embedding's best cosine per action. With a ``basis``
-        (prototypes of an encoder fused with the raw trajectory, `trainers.prototypes.compress`),
-        the embedding's last ``len(basis)`` values are projected on it first, as the
-        prototypes' were."""
+        (prototypes stored projected on their leading directions, `trainers.prototypes.compress`),
+        the embedding is projected on it first, as the prototypes were."""
         if self.basis is not None:
-            raw = len(self.basis)
-            emb = np.concatenate([emb[:, :-raw], emb[:, -raw:] @ self.basis], 1)
+            emb = emb @ self.basis
         # a cosine: float16 prototypes and float32 rounding can put an exact match a hair above 1
         return np.clip(np.maximum.reduceat(emb @ self.prototypes.T, self.starts, axis=1), -1.0, 1.0)
 

@@ -144,7 +144,7 @@ class Engine:
                                                                str(self.device), cfg.threads)
             self.action_device = self._input_device(self.action_model)
             basis = proto_info["basis"]
-            width = protos.shape[1] + (len(basis) - basis.shape[1] if basis is not None else 0)
+            width = len(basis) if basis is not None else protos.shape[1]
             dim = int(self.action_model.dim)
             if width != dim:
                 raise ValueError(f"{cfg.prototypes or prototypes_for(cfg.action_checkpoint)}: prototypes of {width} values, "

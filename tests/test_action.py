@@ -105,7 +105,12 @@ def test_an_encoder_fused_with_the_raw_trajectory_mixes_the_two_cosines_by_its_w
     (fused_base.with_suffix(".safetensors")).write_bytes(plain_base.with_suffix(".safetensors").read_bytes())
     plain, pm = load_action(plain_base)
     fused, fm = load_action(fused_base)  # the same weights file: loaded into the inner encoder
-    assert fm["fingerprint"] != pm["fingerprint"]  # other embeddings: prototypes and caches do not mix
+    assert fm["fingerprint"] == pm["fingerprint"] + "-raw0.25x720"  # other embeddings: prototypes and caches do not mix
+    spans = json.loads(fused_base.with_suffix(".json").read_text())
+    spans["architecture"]["segments"] = [1, 4]
+    fused_base.with_suffix(".json").write_text(json.dumps(spans))
+    assert load_action(fused_base)[1]["fingerprint"] == pm["fingerprint"] + "-seg1+4-raw0.25x720"
+    fused_base.with_suffix(".json").write_text(json.dumps(fused_meta))
     x = torch.randn(2, 12, 20, 3)
     with torch.no_grad():
         f, p = fused(x), plain(x)
@@ -125,19 +130,18 @@ def test_compressed_prototypes_score_a_window_as_the_full_ones_within_the_basis(
     from engine.embed import ActionLabels, unit
     from trainers.prototypes import compress
     rng = np.random.default_rng(0)
-    learned, raw = rng.normal(size=(60, 8)), rng.normal(size=(60, 4)) @ rng.normal(size=(4, 30))  # raw of rank 4
-    full = unit(np.concatenate([unit(learned) * 0.5, unit(raw) * 0.75 ** 0.5], 1)).astype(np.float32)
-    labels = np.repeat(np.arange(6), 10)
-    small, basis = compress(full, 30, 4)
-    assert small.shape == (60, 12) and basis.shape == (30, 4)
-    q = full[::7] + 0.0  # queries inside the raw part's span: exact
-    want = ActionLabels([str(i) for i in range(6)], full, labels).scores(q)
-    got = ActionLabels([str(i) for i in range(6)], small, labels, basis).scores(q)
-    assert np.allclose(got, want, atol=1e-5)
+    full = unit(rng.normal(size=(60, 5)) @ rng.normal(size=(5, 40))).astype(np.float32)  # rank 5
+    labels, names = np.repeat(np.arange(6), 10), [str(i) for i in range(6)]
+    small, basis = compress(full, 5)
+    assert small.shape == (60, 5) and basis.shape == (40, 5)
+    q = full[::7] + 0.0  # queries inside the prototypes' span: exact
+    want = ActionLabels(names, full, labels).scores(q)
+    assert np.allclose(ActionLabels(names, small, labels, basis).scores(q), want, atol=1e-5)
     assert np.array_equal(nearest(q, small, labels, basis)[0], nearest(q, full, labels)[0])
-    _, cut = compress(full, 30, 2)  # fewer directions than the rank: scores change
-    assert not np.allclose(ActionLabels([str(i) for i in range(6)], np.concatenate(
-        [full[:, :-30], full[:, -30:] @ cut], 1), labels, cut).scores(q), want, atol=1e-3)
+    few, cut = compress(full, 2)  # fewer directions than the rank: scores change
+    assert not np.allclose(ActionLabels(names, few, labels, cut).scores(q), want, atol=1e-3)
+    with pytest.raises(ValueError, match="compress"):
+        compress(full, 40)
 
 
 def test_bundled_action_checkpoint_and_prototypes_fit_together():
@@ -145,9 +149,9 @@ def test_bundled_action_checkpoint_and_prototypes_fit_together():
     names, protos, labels, info = load_prototypes(DEFAULT_PROTOTYPES, meta["fingerprint"])
     # NW-UCLA's 10 actions and KARD's 18, "sit down" and "stand up" in both: 26 names
     assert len(names) == 26 and {"walk", "walk around", "sit down", "two hand wave", "drink"} <= set(names)
-    basis = info["basis"]  # the default is fused with the raw trajectory: stored projected on 256 directions
-    assert basis is not None and basis.shape == (meta["architecture"]["raw"]["size"], 256)
-    assert protos.shape[1] - basis.shape[1] + len(basis) == meta["embedding"]["dim"]
+    basis = info["basis"]  # the default is fused with the raw trajectory: stored projected on 512 directions
+    assert basis is not None and basis.shape == (meta["embedding"]["dim"], 512) and protos.shape[1] == 512
+    assert meta["embedding"]["dim"] == model.dim > meta["architecture"]["raw"]["size"]
     assert info["dataset"] == "nwucla,kard" and info["windows"] == "live"
     assert np.bincount(labels, minlength=len(names)).min() > 20
     assert (DEFAULT_ACTION.with_suffix(".md")).is_file()  # the model card
@@ -358,7 +362,7 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
     import zmq
     from safetensors.torch import save_file
 
-    from engine.checkpoint import fingerprint, prototypes_for
+    from engine.checkpoint import action_fingerprint, prototypes_for
     from engine.server import Engine, EngineConfig
     torch.manual_seed(0)
     enc = make_encoder(arch["kind"], **{k: v for k, v in arch.items() if k != "kind"}).eval()
@@ -372,7 +376,7 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
         Engine(cfg)
     save_file({"prototypes": torch.nn.functional.normalize(torch.randn(3, enc.dim), dim=1),
                "labels": torch.tensor([0, 1, 1], dtype=torch.int32)}, str(ckpt) + ".prototypes.safetensors",
-              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": fingerprint(ckpt)})
+              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": action_fingerprint(ckpt)})
     assert prototypes_for(ckpt) == Path(str(ckpt) + ".prototypes.safetensors")
     ctx = zmq.Context()
     engine = Engine(cfg, context=ctx)
@@ -391,7 +395,7 @@ def test_engine_takes_another_action_checkpoint_with_its_own_prototypes(method, 
     narrow = tmp_path / "narrow.safetensors"  # the right weights' name on a file of another width: said at start
     save_file({"prototypes": torch.nn.functional.normalize(torch.randn(3, enc.dim - 1), dim=1),
                "labels": torch.tensor([0, 1, 1], dtype=torch.int32)}, str(narrow),
-              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": fingerprint(ckpt)})
+              metadata={"names": json.dumps(["wave", "walk"]), "fingerprint": action_fingerprint(ckpt)})
     with pytest.raises(ValueError, match=f"prototypes of {enc.dim - 1} values, the action checkpoint gives {enc.dim}"):
         Engine(EngineConfig(frames=[ep["frames"]], results=ep["results"], control=ep["control"],
                             gallery=str(tmp_path / "g.db"), action_checkpoint=str(ckpt),

@@ -19,11 +19,11 @@ of walking, so live labels want live prototypes (docs/RESULTS.md).
 
 The file is safetensors: ``prototypes [M, D]`` float16 and ``labels [M]`` (the action of each
 row), with the action names, the checkpoint's fingerprint, the dataset and the clip counts in
-its metadata. Nothing is unpickled. For an encoder fused with the raw trajectory (the default
-since issue 14's ninth addendum: 256 learned values and the 1,920 of the window itself), the
-raw part of every prototype is stored projected on its ``--raw-dims`` leading directions, with
-the ``basis [1920, D]`` beside it: the file stays the size of the learned part's, and a live
-score costs what it did (`compress`; the agreement with every dimension is printed).
+its metadata. Nothing is unpickled. Embeddings wider than ``--dims`` (512) values (an encoder fused with
+the raw trajectory, the default since issue 14's ninth addendum: the learned values and the 1,920
+of the window itself) are stored projected on their leading directions, with the ``basis [D_in,
+512]`` beside them: the file and a live score stay small (`compress`; the agreement with every
+dimension is printed).
 """
 
 from __future__ import annotations
@@ -61,38 +61,36 @@ def build(embeddings: np.ndarray, labels: np.ndarray, names: list[str], per_acti
     return np.concatenate(protos).astype(np.float32), np.asarray(owner, np.int32)
 
 
-def compress(prototypes: np.ndarray, raw: int, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Prototypes of an encoder fused with the raw trajectory (`engine.models.action.RawFused`:
-    the last ``raw`` values of each row are the flattened window), with those values projected on
-    their ``dims`` leading right singular vectors (uncentred: dot products are what is kept).
-    Returns (prototypes [M, D - raw + dims], basis [raw, dims]); a query's raw values are
-    projected on the same basis (`engine.embed.ActionLabels`), so a score is the fused cosine
-    up to the part of the two windows outside the basis."""
-    if not 0 < dims < raw < prototypes.shape[1]:
-        raise ValueError(f"compress: {dims} dims of the last {raw} of {prototypes.shape[1]} values")
-    r = prototypes[:, -raw:].astype(np.float64)
-    basis = np.linalg.svd(r, full_matrices=False)[2][:dims].T
-    return np.concatenate([prototypes[:, :-raw], r @ basis], 1).astype(np.float32), np.ascontiguousarray(basis, np.float32)
+def compress(prototypes: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
+    """Prototypes projected on their ``dims`` leading right singular vectors (uncentred: dot
+    products are what is kept). Returns (prototypes [M, dims], basis [D, dims]); a query is
+    projected on the same basis (`engine.embed.ActionLabels`), so a score is the cosine up to the
+    part of the two vectors outside the basis. For wide embeddings (an encoder fused with the raw
+    trajectory: its 1,920 values of the window itself) the file and the live cost stay small."""
+    if not 0 < dims < prototypes.shape[1]:
+        raise ValueError(f"compress: {dims} dims of {prototypes.shape[1]}")
+    p = prototypes.astype(np.float64)
+    basis = np.linalg.svd(p, full_matrices=False)[2][:dims].T
+    return (p @ basis).astype(np.float32), np.ascontiguousarray(basis, np.float32)
 
 
 def nearest(embeddings: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
             basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(action, cosine) of each row's nearest prototype (with a `compress` ``basis``, the
-    rows' raw values projected on it)."""
+    rows projected on it)."""
     e = unit(embeddings)
     if basis is not None:
-        e = np.concatenate([e[:, :-len(basis)], e[:, -len(basis):] @ basis], 1)
+        e = e @ basis
     s = e @ prototypes.T
     best = s.argmax(1)
     return labels[best], s[np.arange(len(s)), best]
 
 
-def _neighbour_agreement(full: np.ndarray, projected: np.ndarray, owner: np.ndarray, queries: np.ndarray,
-                         sample: int = 2000) -> float:
+def _neighbour_agreement(full: np.ndarray, projected: np.ndarray, owner: np.ndarray, sample: int = 2000) -> float:
     """Percent of (up to ``sample``) prototypes whose nearest other prototype has the same action
-    with full and with projected raw values."""
+    with full and with projected vectors."""
     idx = np.random.default_rng(0).permutation(len(full))[:sample]
-    a, b = full[idx] @ full.T, queries[idx] @ projected.T
+    a, b = full[idx] @ full.T, projected[idx] @ projected.T
     a[np.arange(len(idx)), idx] = b[np.arange(len(idx)), idx] = -np.inf
     return float((owner[a.argmax(1)] == owner[b.argmax(1)]).mean() * 100)
 
@@ -142,15 +140,14 @@ def main(args) -> None:
     names = list(dict.fromkeys(train_n))  # first-seen order: the datasets' own orders, joined
     label = np.array([names.index(n) for n in train_n])
     protos, owner = build(features(encoder, np.concatenate(train_x), args.device), label, names, args.per_action)
-    raw = int(meta["architecture"].get("raw", {}).get("size", 0))
     basis = None
-    if raw and 0 < args.raw_dims < raw:
+    if 0 < args.dims < protos.shape[1]:
         full = protos
-        protos, basis = compress(protos, raw, args.raw_dims)
+        protos, basis = compress(protos, args.dims)
         # what the projection changes: each prototype's best other prototype, full against projected
-        agree = _neighbour_agreement(full, protos, owner, np.concatenate([full[:, :-raw], full[:, -raw:] @ basis], 1))
-        print(f"raw trajectory projected on {args.raw_dims} of its {raw} dimensions: the nearest other prototype's "
-              f"action is the same as with every dimension for {agree:.1f} % of the prototypes")
+        agree = _neighbour_agreement(full, protos, owner)
+        print(f"prototypes projected on {args.dims} of their {full.shape[1]} dimensions: the nearest other prototype's "
+              f"action is the same as with every dimension for {agree:.1f} % of them")
     info = {"names": json.dumps(names), "checkpoint": meta["name"], "fingerprint": meta["fingerprint"],
             "dataset": ",".join(datasets), "split": args.split, "windows": args.windows, "hop": str(args.hop),
             "per_action": str(args.per_action), "inputs": json.dumps([int((label == c).sum()) for c in range(len(names))])}
@@ -172,7 +169,7 @@ def main(args) -> None:
     tensors = {"prototypes": torch.from_numpy(protos).half(), "labels": torch.from_numpy(owner)}
     if basis is not None:
         tensors["basis"] = torch.from_numpy(basis).half()
-        info["raw_dims"] = str(args.raw_dims)
+        info["dims"] = str(args.dims)
     save_file(tensors, str(out), metadata=info)
     print(f"wrote {out}: {len(protos)} prototypes of {len(names)} actions from {len(label)} "
           f"{'live windows' if args.windows == 'live' else 'clips'} of {', '.join(datasets)} ({args.split}), "
@@ -193,9 +190,9 @@ def register(sub) -> None:
     p.add_argument("--hop", type=float, default=0.5, help="live: seconds between a clip's windows (default 0.5)")
     p.add_argument("--per-action", type=int, default=0, metavar="K",
                    help="K k-means centres per action instead of every clip (default 0: every clip)")
-    p.add_argument("--raw-dims", type=int, default=256, metavar="D",
-                   help="encoders fused with the raw trajectory: keep its D leading directions in the file "
-                        "(default 256; 0: every dimension, a file 8x the size)")
+    p.add_argument("--dims", type=int, default=512, metavar="D",
+                   help="embeddings wider than D values (an encoder fused with the raw trajectory): store the "
+                        "prototypes projected on their D leading directions, with the basis (default 512; 0: as they are)")
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
     p.set_defaults(func=main)

@@ -1,27 +1,33 @@
 #!/bin/bash
-# The ninth addendum's candidates (RULE.md): the bundled action checkpoint's weights, the learned
-# feature fused with the raw trajectory at weight w (no training). Validation figures first,
-# the test figures after the choice.   bash results/isc_all/fused.sh [val|test]
-# Checkpoints go to runs/isc14/fusedNN, figures to results/isc_all/eval/fusedNN_{val,test}_DATASET.
+# The ninth and tenth addenda's candidates (RULE.md): the bundled action checkpoint's weights, the
+# learned feature (optionally pooled over spans) fused with the raw trajectory at weight w (no
+# training). Validation figures first, the test figures after the choice.
+#   bash results/isc_all/fused.sh [val|test] [NAME=W[@SEGMENTS]...]
+# (default: the ninth addendum's fused75=0.75 fused50=0.5 fused25=0.25; SEGMENTS a span count or a
+# JSON pyramid such as [1,4]). Checkpoints go to runs/isc14/NAME, figures to
+# results/isc_all/eval/NAME_{val,test}_DATASET.
 set -e
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
-split=${1:-val}
+split=${1:-val}; shift || true
 O=results/isc_all/eval
-for item in fused75=0.75 fused50=0.5 fused25=0.25; do
-  name=${item%%=*}; w=${item#*=}
+for item in ${@:-fused75=0.75 fused50=0.5 fused25=0.25}; do
+  name=${item%%=*}; spec=${item#*=}
+  w=${spec%%@*}; seg=1; [ "$spec" = "$w" ] || seg=${spec#*@}
   out=runs/isc14/$name
   mkdir -p $out
   cp engine/models/weights/action_isc.safetensors $out/seq.safetensors
-  $PY - "$w" "$name" "$out/seq.json" <<'PYEOF'
+  $PY - "$w" "$name" "$out/seq.json" "$seg" <<'PYEOF'
 import json, sys
 meta = json.load(open("engine/models/weights/action_isc.json"))
-w, name = float(sys.argv[1]), sys.argv[2]
+w, name, seg = float(sys.argv[1]), sys.argv[2], json.loads(sys.argv[4])
 size = meta["input"]["frames"] * len(meta["input"]["joints"]) * 3
-old = meta["architecture"].pop("raw", None)  # the bundled file may be fused already: start from its weights alone
-meta["embedding"]["dim"] -= old["size"] if old else 0
+levels = [seg] if isinstance(seg, int) else seg
+meta["architecture"].pop("segments", None)  # the bundled weights' BiGRU, pooled as asked
+if seg != 1:
+    meta["architecture"]["segments"] = seg
 meta["architecture"]["raw"] = {"weight": w, "size": size}
-meta["embedding"]["dim"] = meta["embedding"]["dim"] + size
+meta["embedding"]["dim"] = 2 * meta["architecture"]["hidden"] * sum(levels) + size
 meta.pop("metrics", None)
 # how the weights were made (steps 1-5 of the bundled card before fusion), then this step
 meta["made_by"] = [
@@ -33,9 +39,10 @@ meta["made_by"] = [
     "init=seq=runs/isc/inter_motion_graph_init/seq,graph=runs/isc/inter_motion_graph_init/graph "
     "out=runs/isc/inter_motion_graph_e120",
     "python -m trainers.export_action runs/isc/inter_motion_graph_e120/seq (now python -m trainers.export)"]
-meta["made_by"] += [f"bash results/isc_all/fused.sh val (this checkpoint: {name}, w = {w})"]
+meta["made_by"] += [f"bash results/isc_all/fused.sh val {name}={w:g}" + ("" if seg == 1 else f"@{json.dumps(seg, separators=(',', ':'))}")]
 meta["name"] = f"action_isc_{name}"
-meta["derived_from"] = f"engine/models/weights/action_isc (the same weights; the learned feature fused with the raw trajectory, w = {w})"
+meta["derived_from"] = (f"engine/models/weights/action_isc (the same weights; the learned feature"
+                        f"{'' if seg == 1 else f' pooled over spans {levels}'} fused with the raw trajectory, w = {w})")
 json.dump(meta, open(sys.argv[3], "w"), indent=1)
 PYEOF
   for d in nwucla msr utd_mhad kard; do
