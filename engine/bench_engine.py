@@ -179,7 +179,7 @@ def main(args) -> None:
                 continue
             r = run(n, args.rate, args.seconds, args.warmup, args.device, args.checkpoint, stagger=not args.no_stagger,
                     action=not args.no_action, backend=backend, threads=args.threads,
-                    context=args.context, action_checkpoint=getattr(args, "action_checkpoint", None))
+                    context=args.context, action_checkpoint=args.action_checkpoint)
             rows.append(r)
             drops = (r["frames_missing_engine"] + r["frames_missing_here"] + r["frames_rejected_engine"]
                      + r["results_dropped"] + r["sensor_dropped"])

@@ -42,6 +42,12 @@ class Whitening:
         return cls(mean.astype(np.float32), np.ascontiguousarray(proj, np.float32))
 
 
+def project(emb: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
+    """Embeddings in the space of prototypes stored projected on ``basis [D, d]``
+    (`trainers.prototypes.compress`); unchanged without one."""
+    return emb if basis is None else emb @ basis
+
+
 class ActionLabels:
     """Nearest-prototype action labels: a window's score for an action is its best cosine to that
     action's prototypes; a track's label is the action with the highest mean score over its last
@@ -58,8 +64,7 @@ class ActionLabels:
         """``[N, actions]``: each unit embedding's best cosine per action. With a ``basis``
         (prototypes stored projected on their leading directions, `trainers.prototypes.compress`),
         the embedding is projected on it first, as the prototypes were."""
-        if self.basis is not None:
-            emb = emb @ self.basis
+        emb = project(emb, self.basis)
         # a cosine: float16 prototypes and float32 rounding can put an exact match a hair above 1
         return np.clip(np.maximum.reduceat(emb @ self.prototypes.T, self.starts, axis=1), -1.0, 1.0)
 

@@ -169,6 +169,7 @@ def results_table(summaries: list[dict], metrics: dict) -> str:
     frozen = metrics.get("frozen", {}) | {s["dataset"]: s for s in summaries
                                           if "knn" in s and "linear" in s and s.get("split", "test") == "test"}
     for ds, r in frozen.items():
+        ds = f"{ds} (never in pretraining)" if r.get("left_out") else ds
         rows += [f"| {ds} | kNN (k=1), frozen | {r['knn']:.1f} |", f"| {ds} | linear, frozen | {r['linear']:.1f} |"]
         if "raw_knn" in r:
             rows.append(f"| {ds} | baseline: kNN on resampled raw coordinates | {r['raw_knn']:.1f} |")

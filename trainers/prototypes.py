@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from engine.embed import unit
+from engine.embed import project, unit
 
 
 def build(embeddings: np.ndarray, labels: np.ndarray, names: list[str], per_action: int = 0,
@@ -78,10 +78,7 @@ def nearest(embeddings: np.ndarray, prototypes: np.ndarray, labels: np.ndarray,
             basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(action, cosine) of each row's nearest prototype (with a `compress` ``basis``, the
     rows projected on it)."""
-    e = unit(embeddings)
-    if basis is not None:
-        e = e @ basis
-    s = e @ prototypes.T
+    s = project(unit(embeddings), basis) @ prototypes.T
     best = s.argmax(1)
     return labels[best], s[np.arange(len(s)), best]
 

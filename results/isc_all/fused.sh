@@ -1,11 +1,12 @@
 #!/bin/bash
-# The ninth and tenth addenda's candidates (RULE.md): the bundled action checkpoint's weights, the
-# learned feature (optionally pooled over spans) fused with the raw trajectory at weight w (no
-# training). Validation figures first, the test figures after the choice.
-#   bash results/isc_all/fused.sh [val|test] [NAME=W[@SEGMENTS]...]
-# (default: the ninth addendum's fused75=0.75 fused50=0.5 fused25=0.25; SEGMENTS a span count or a
-# JSON pyramid such as [1,4]). Checkpoints go to runs/isc14/NAME, figures to
-# results/isc_all/eval/NAME_{val,test}_DATASET.
+# The bundled action checkpoint's weights as another embedding (no training), judged by the
+# rule's validation figures and, after the choice, the test figures: the learned feature pooled
+# over SEGMENTS spans (a count, or a JSON pyramid such as [1,4]; fourth and eighth addenda of
+# RULE.md, via pooled_default.sh) and, with a weight W, fused with the raw trajectory (ninth and
+# tenth addenda).
+#   bash results/isc_all/fused.sh [val|test] [NAME=[W][@SEGMENTS]...]
+# (default: the ninth addendum's fused75=0.75 fused50=0.5 fused25=0.25). Checkpoints go to
+# runs/isc14/NAME, figures to results/isc_all/eval/NAME_{val,test}_DATASET.
 set -e
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -20,15 +21,18 @@ for item in ${@:-fused75=0.75 fused50=0.5 fused25=0.25}; do
   $PY - "$w" "$name" "$out/seq.json" "$seg" <<'PYEOF'
 import json, sys
 meta = json.load(open("engine/models/weights/action_isc.json"))
-w, name, seg = float(sys.argv[1]), sys.argv[2], json.loads(sys.argv[4])
+w, name, seg = float(sys.argv[1] or 0), sys.argv[2], json.loads(sys.argv[4])
 size = meta["input"]["frames"] * len(meta["input"]["joints"]) * 3
 levels = [seg] if isinstance(seg, int) else seg
-meta["architecture"].pop("segments", None)  # the bundled weights' BiGRU, pooled as asked
+meta["architecture"].pop("segments", None)  # the bundled weights' BiGRU, pooled as asked,
+meta["architecture"].pop("raw", None)  # and fused only when asked
 if seg != 1:
     meta["architecture"]["segments"] = seg
-meta["architecture"]["raw"] = {"weight": w, "size": size}
-meta["embedding"]["dim"] = 2 * meta["architecture"]["hidden"] * sum(levels) + size
+if w:
+    meta["architecture"]["raw"] = {"weight": w, "size": size}
+meta["embedding"]["dim"] = 2 * meta["architecture"]["hidden"] * sum(levels) + (size if w else 0)
 meta.pop("metrics", None)
+meta.pop("exported_from", None)
 # how the weights were made (steps 1-5 of the bundled card before fusion), then this step
 meta["made_by"] = [
     "python -m trainers.isc reps=seq seq_motion=true epochs=60 spatial=shear out=runs/isc/motion_shear",
@@ -39,10 +43,12 @@ meta["made_by"] = [
     "init=seq=runs/isc/inter_motion_graph_init/seq,graph=runs/isc/inter_motion_graph_init/graph "
     "out=runs/isc/inter_motion_graph_e120",
     "python -m trainers.export_action runs/isc/inter_motion_graph_e120/seq (now python -m trainers.export)"]
-meta["made_by"] += [f"bash results/isc_all/fused.sh val {name}={w:g}" + ("" if seg == 1 else f"@{json.dumps(seg, separators=(',', ':'))}")]
+meta["made_by"] += [f"bash results/isc_all/fused.sh val {name}={sys.argv[1]}"
+                    + ("" if seg == 1 else f"@{json.dumps(seg, separators=(',', ':'))}")]
 meta["name"] = f"action_isc_{name}"
 meta["derived_from"] = (f"engine/models/weights/action_isc (the same weights; the learned feature"
-                        f"{'' if seg == 1 else f' pooled over spans {levels}'} fused with the raw trajectory, w = {w})")
+                        + ("" if seg == 1 else f" pooled over spans {levels}")
+                        + (f" fused with the raw trajectory, w = {w:g})" if w else ")"))
 json.dump(meta, open(sys.argv[3], "w"), indent=1)
 PYEOF
   for d in nwucla msr utd_mhad kard; do
