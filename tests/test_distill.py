@@ -11,7 +11,7 @@ from engine.checkpoint import load_gait
 from engine.embed import window_features
 from engine.models.a3d import A3D, A3DConfig
 from engine.models.sge_la import mirror_windows, prepare_windows, window_options
-from trainers.methods.distill import Distill, DistillConfig, cosine_distance
+from trainers.methods.distill import Distill, DistillConfig, cosine_distance, relational_kl
 
 
 def test_head_needs_the_global_map_only():
@@ -25,6 +25,30 @@ def test_cosine_distance_by_hand():
     s = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
     t = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert float(cosine_distance(s, t)) == pytest.approx(((1 - 0.6) + (1 - 0.0)) / 2)
+
+
+def test_relational_kl_by_hand_and_zero_when_the_neighbourhoods_agree():
+    t = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    s = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.8, 0.6]])
+    assert float(relational_kl(3 * t, t, 0.1)) == pytest.approx(0.0, abs=1e-6)  # lengths do not matter
+    tau, cos = 0.5, lambda a: torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(a, dim=1).T
+    ct, cs, want = cos(t), cos(s), 0.0
+    for i in range(3):  # by hand: softmax over the two other windows, KL(teacher || student)
+        others = [j for j in range(3) if j != i]
+        pt = torch.softmax(ct[i, others] / tau, 0)
+        ps = torch.softmax(cs[i, others] / tau, 0)
+        want += float((pt * (pt.log() - ps.log())).sum()) / 3
+    assert want > 0.01 and float(relational_kl(s, t, tau)) == pytest.approx(want, rel=1e-5)
+    method = Distill(DistillConfig(channels=8, head=16, mirror=0.0, relational=2.0, tau=tau))
+    method.model.eval()
+    x, target = torch.randn(4, 6, 20, 3), torch.nn.functional.normalize(torch.randn(4, 16), dim=1)
+    with torch.no_grad():
+        terms = method(x, torch.Generator().manual_seed(0), target)
+        feature = method.model(x)
+    assert set(terms) == {"cosine", "relational"}
+    assert float(terms["relational"]) == pytest.approx(2.0 * float(relational_kl(feature, target, tau)), rel=1e-5)
+    with pytest.raises(ValueError, match="tau"):
+        DistillConfig(relational=1.0, tau=0.0)
 
 
 def test_mirrored_training_windows_keep_their_target():

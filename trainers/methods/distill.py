@@ -13,6 +13,8 @@ feature of that window (the bundled SGE-LA's by default: side-symmetric, whitene
   left/right. The target stays: a side-symmetric teacher gives a window and its mirror image
   the same feature by construction, so the student learns that invariance instead of paying
   for a second pass per window.
+- ``relational`` (RULE.md's addendum 4): a second loss, ``relational_kl``, asks the student's
+  cosines within a batch to rank the other windows as the teacher's do (softmax at ``tau``).
 - ``limb_noise`` (RULE.md's addendum 2): with that probability, the limbs of one side are
   displaced as a tracker displaces limbs it sees from the side (`side_limb_noise`); the target
   stays the clean window's, so the student learns to see through it.
@@ -46,8 +48,12 @@ class DistillConfig:
     head: int = 512  # the teacher's matching feature's size
     mirror: float = 0.5  # p a training window is mirrored (same target)
     limb_noise: float = 0.0  # p a window's limbs on one side are tracked badly (same target; `side_limb_noise`)
+    relational: float = 0.0  # weight of `relational_kl` (0: the cosine loss alone)
+    tau: float = 0.1  # its softmax temperature
 
     def __post_init__(self):
+        if self.relational < 0 or self.tau <= 0:
+            raise ValueError(f"relational must be >= 0 and tau > 0, got {self.relational} and {self.tau}")
         for name in ("mirror", "limb_noise"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
@@ -90,6 +96,18 @@ def cosine_distance(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return (1 - nn.functional.cosine_similarity(student, target, dim=1)).mean()
 
 
+def relational_kl(student: torch.Tensor, target: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean over the batch of KL(p_teacher || p_student), where p over the *other* windows of the
+    batch is the softmax of their cosines to this one divided by ``tau``: 0 when the student's
+    similarities rank and weigh a window's neighbours as the teacher's do."""
+    s = nn.functional.normalize(student, dim=1)
+    t = nn.functional.normalize(target, dim=1)
+    eye = torch.eye(len(s), dtype=torch.bool, device=s.device)
+    log_ps = torch.log_softmax((s @ s.T / tau).masked_fill(eye, float("-inf")), dim=1)
+    log_pt = torch.log_softmax((t @ t.T / tau).masked_fill(eye, float("-inf")), dim=1)
+    return (log_pt.exp() * (log_pt - log_ps)).masked_fill(eye, 0).sum(1).mean()
+
+
 class Distill(nn.Module):
     """The student network; `forward` returns the one named loss."""
 
@@ -118,7 +136,11 @@ class Distill(nn.Module):
             x = torch.where(flip, mirror_windows(x), x)
         if self.training and self.cfg.limb_noise > 0:
             x = side_limb_noise(x, self.cfg.limb_noise, generator)
-        return {"cosine": cosine_distance(self.model.run(x)["feature"], target.to(x.dtype))}
+        feature, target = self.model.run(x)["feature"], target.to(x.dtype)
+        losses = {"cosine": cosine_distance(feature, target)}
+        if self.cfg.relational > 0:
+            losses["relational"] = self.cfg.relational * relational_kl(feature, target, self.cfg.tau)
+        return losses
 
     def checkpoints(self, run: dict) -> dict[str, tuple[nn.Module, dict]]:
         from trainers.gait_data import input_meta
