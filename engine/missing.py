@@ -75,29 +75,33 @@ def _resolve(names: tuple[str, ...], given: frozenset[str]) -> dict[str, tuple[s
     return plan
 
 
-def _interpolate_time(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """``x [T, 3]`` with frames ``ok [T]`` given: the others linearly interpolated (held at ends)."""
-    t = np.arange(len(x))
-    return np.stack([np.interp(t, t[ok], x[ok, c]) for c in range(3)], -1)
-
-
-def fill_missing(joints: np.ndarray, confidence: np.ndarray, names: tuple[str, ...] = CANONICAL
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def fill_missing(joints: np.ndarray, confidence: np.ndarray, names: tuple[str, ...] = CANONICAL,
+                 last: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Missing joints of ``joints [..., T, J, 3]`` (``confidence [..., T, J]`` 0) replaced by
     stand-ins from given joints (see the module doc); leading dimensions are independent
     sequences. ``names`` are the J joints' canonical names. Returns ``(joints, filled
     [..., T, J] bool)``; given joints are returned unchanged, bit for bit. Sequences missing the
-    same joints (a sensor's joint set) are filled together, in one array operation per joint."""
+    same joints (a sensor's joint set) are filled together, in one array operation per joint.
+    ``last``: only the last frames are returned (``[..., last, J, 3]``), equal to those of the
+    whole result; the earlier frames are read only to interpolate in time (the live engine's
+    window of a longer context)."""
     joints = np.asarray(joints)
     ok = np.asarray(confidence) > 0
-    filled = ~ok
+    t_all = joints.shape[-3]
+    first = 0 if last is None else t_all - min(last, t_all)
+    filled = ~ok[..., first:, :]
     if ok.all():
-        return joints, filled
-    out = joints.astype(np.float32, copy=True)
+        return (joints if not first else joints[..., first:, :, :]), filled
+    out = joints[..., first:, :, :].astype(np.float32, copy=True)
     flat, okf = out.reshape(-1, *out.shape[-3:]), ok.reshape(-1, *ok.shape[-2:])
+    whole = joints.reshape(-1, *joints.shape[-3:])
     seen = okf.any(1)  # [S, J]: given in some frame
-    for s, j in zip(*np.nonzero(seen & ~okf.all(1))):  # lost for a few frames: in time
-        flat[s, :, j] = _interpolate_time(flat[s, :, j], okf[s, :, j])
+    t = np.arange(t_all)
+    for s, j in zip(*np.nonzero(seen & ~okf.all(1))):  # lost for a few frames: in time (held at the ends)
+        given = okf[s, :, j]
+        if first and given[first:].all():
+            continue  # lost only before the frames returned
+        flat[s, :, j] = np.stack([np.interp(t[first:], t[given], whole[s, given, j, c]) for c in range(3)], -1)
     for pattern in (seen if len(seen) == 1 else np.unique(seen, axis=0)):
         if pattern.all():
             continue

@@ -388,14 +388,21 @@ def upright(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.ndar
     sequence without any torso (or an upside-down one) is returned unchanged.
     """
     a, b = INDEX["SpineBase"], INDEX["SpineShoulder"]
-    axis = (joints[..., b, :] - joints[..., a, :]).astype(np.float64)
+    ok = None if confidence is None else (confidence[..., a] > 0) & (confidence[..., b] > 0)
+    rot = upright_rotation(joints[..., b, :] - joints[..., a, :], ok).astype(joints.dtype)
+    return np.einsum("...ij,...tkj->...tki", rot, joints)
+
+
+def upright_rotation(axis: np.ndarray, ok: np.ndarray | None = None) -> np.ndarray:
+    """The rotation [..., 3, 3] of `upright` from the torso vectors ``axis [..., T, 3]`` (SpineBase
+    to SpineShoulder per frame; ``ok [..., T]``: frames to use, default all): the mean direction
+    onto +y (Rodrigues, batched); the identity where no frame has a torso or it is upside down."""
+    axis = axis.astype(np.float64)
     norm = np.linalg.norm(axis, axis=-1, keepdims=True)
-    ok = norm[..., 0] > 1e-6
-    if confidence is not None:
-        ok &= (confidence[..., a] > 0) & (confidence[..., b] > 0)
+    ok = norm[..., 0] > 1e-6 if ok is None else ok & (norm[..., 0] > 1e-6)
     mean = np.where(ok[..., None], axis / np.maximum(norm, 1e-12), 0.0).sum(-2)
     mean /= np.maximum(np.linalg.norm(mean, axis=-1, keepdims=True), 1e-12)
-    # Rodrigues from mean to +y, batched: R = I + [v]x + [v]x^2 / (1 + c), v = mean x y, c = mean . y
+    # R = I + [v]x + [v]x^2 / (1 + c), v = mean x y, c = mean . y
     v = np.stack([-mean[..., 2], np.zeros_like(mean[..., 0]), mean[..., 0]], -1)
     c = mean[..., 1]
     k = np.zeros(mean.shape[:-1] + (3, 3))
@@ -403,8 +410,7 @@ def upright(joints: np.ndarray, confidence: np.ndarray | None = None) -> np.ndar
     k[..., 1, 2], k[..., 2, 0], k[..., 2, 1] = -v[..., 0], -v[..., 1], v[..., 0]
     usable = (c > -1 + 1e-6) & ok.any(-1)
     rot = np.eye(3) + k + k @ k / np.where(usable, 1 + c, 1.0)[..., None, None]
-    rot = np.where(usable[..., None, None], rot, np.eye(3)).astype(joints.dtype)
-    return np.einsum("...ij,...tkj->...tki", rot, joints)
+    return np.where(usable[..., None, None], rot, np.eye(3))
 
 
 def body_size(joints: np.ndarray, confidence: np.ndarray | None = None) -> float:

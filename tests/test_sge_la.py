@@ -182,6 +182,41 @@ def test_batched_last_windows_equal_the_per_sequence_preparation():
             np.testing.assert_allclose(batch[k], prepare_windows(joints[k], conf[k], KINECT_V2, 6, **opts)[-1], atol=1e-5)
 
 
+@pytest.mark.parametrize("case", ["flicker", "torso lost for a while", "a hip never given"])
+def test_the_live_path_fills_only_the_last_window_and_agrees_with_the_whole_context(case):
+    """The engine prepares a window from a 4 s context: the levelling reads the whole context's
+    torso, the filling only the last window (`fill_missing(last=)`); joints lost for a few frames
+    inside and before the window, and sensors without some joints, give the values of filling
+    the whole context."""
+    from engine.missing import SENSOR_JOINTS, SHARED_JOINTS, fill_missing, reduce_joints
+    from engine.models.sge_la import prepare_last_windows
+    from engine.skeleton import INDEX
+
+    rng = np.random.default_rng(1)
+    walker = Walker.random(rng)
+    joints = np.stack([walker.pose(t) for t in np.arange(0, 4, 1 / 30)]).astype(np.float32)[None].repeat(2, 0)
+    conf = np.ones(joints.shape[:3], np.float32)
+    conf[1] = reduce_joints(conf[1], SENSOR_JOINTS["openni15"])  # two joint sets in one batch
+    lost = rng.random(conf.shape) < 0.1  # flickering joints, the last window's too
+    if case == "torso lost for a while":
+        lost[:, 30:60, INDEX["HipLeft"]] = True
+        lost[:, -3:, INDEX["ShoulderRight"]] = True
+    if case == "a hip never given":  # the torso is then filled from other joints: the whole-context path
+        lost[0, :, INDEX["HipRight"]] = True
+    conf[lost] = 0
+    joints[conf == 0] = rng.normal(0, 50, (int((conf == 0).sum()), 3))  # never read
+    full, filled = fill_missing(joints, conf)
+    last, last_filled = fill_missing(joints, conf, last=6)
+    np.testing.assert_array_equal(last, full[:, -6:])
+    np.testing.assert_array_equal(last_filled, filled[:, -6:])
+    opts = {"upright": True, "common_joints": True, "shared_joints": True}
+    batch = prepare_last_windows(joints, conf, 6, **opts)
+    for k in range(2):
+        ref = prepare_windows(joints[k], conf[k], KINECT_V2, 6, **opts)[-1]
+        np.testing.assert_allclose(batch[k], ref, atol=1e-5)
+    assert np.abs(batch).max() < 3 and reduce_joints(conf, SHARED_JOINTS).any()
+
+
 def test_the_bundled_gait_encoder_is_blind_to_which_side_it_sees():
     """`SymmetricGait`: a window and its mirror image (x negated, left and right swapped) give the
     same matching feature, and the plain encoder's differ; its fingerprint is not the weights'

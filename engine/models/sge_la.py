@@ -23,7 +23,7 @@ from torch import nn
 
 from engine.missing import SHARED_JOINTS, fill_missing, reduce_joints
 from engine.skeleton import (CANONICAL, FLIP, INDEX, KINECT_V1, center, common_spine, face_forward, to_canonical,
-                             upright as make_upright)
+                             upright as make_upright, upright_rotation)
 
 ATTENTIONS = ("none", "bas", "mbas", "las")
 # The model reads the 20 joints that Kinect v1, KGBD and MSR share, in canonical names.
@@ -223,14 +223,33 @@ def prepare_last_windows(joints: np.ndarray, confidence: np.ndarray, length: int
     joints are filled from given ones (`engine.missing.fill_missing`), never read."""
     if shared_joints:
         confidence = reduce_joints(confidence, SHARED_JOINTS)
-    joints, _ = fill_missing(joints, confidence)
-    if common_joints:
-        joints = common_spine(joints)
-    if upright:
-        joints = make_upright(joints)  # every joint has coordinates now (given or filled)
+    if upright and common_joints and (confidence[:, :, _TORSO] > 0).any(1).all():
+        # the live path: the context's hips and shoulders (each given in some frame: filled in
+        # time only, as below) level the window, the rest is filled in the last window only;
+        # the same values as below in less time
+        torso, _ = fill_missing(joints[:, :, _TORSO], confidence[:, :, _TORSO], TORSO_NAMES)
+        rot = upright_rotation(_common_torso(torso)).astype(np.float32)
+        last, _ = fill_missing(joints, confidence, last=length)
+        joints = np.einsum("...ij,...tkj->...tki", rot, common_spine(last))
+    else:
+        joints, _ = fill_missing(joints, confidence)
+        if common_joints:
+            joints = common_spine(joints)
+        if upright:
+            joints = make_upright(joints)  # every joint has coordinates now (given or filled)
     w = center(joints[:, -length:], per_frame=False)
     w = face_forward(w)
     return np.ascontiguousarray(w[:, :, [INDEX[j] for j in INPUT_JOINTS]], np.float32)
+
+
+TORSO_NAMES = ("HipLeft", "HipRight", "ShoulderLeft", "ShoulderRight")
+_TORSO = [INDEX[j] for j in TORSO_NAMES]
+
+
+def _common_torso(t: np.ndarray) -> np.ndarray:
+    """`common_spine`'s SpineBase-to-SpineShoulder vector per frame from the `TORSO_NAMES` joints,
+    ``[K, n, 4, 3] -> [K, n, 3]``."""
+    return (t[:, :, 2] + t[:, :, 3]) / 2 - (t[:, :, 0] + t[:, :, 1]) / 2
 
 
 def to_axes(x: torch.Tensor) -> torch.Tensor:
