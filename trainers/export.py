@@ -110,7 +110,9 @@ def export_gait(src: Path, dst: Path, reid: str | None = None) -> None:
             f"No labels were used: trained to give the teacher's ({teacher.get('name')}, weights "
             f"{teacher.get('fingerprint')}) matching feature of each window (1 - cosine), the input under joint "
             f"dropout and mirrored with p {hp['mirror']}" + (f", one side's limbs displaced with p {hp['limb_noise']}"
-                                                            if hp.get("limb_noise") else "") + ".")
+                                                            if hp.get("limb_noise") else "")
+            + (f"; plus, weight {hp['relational']}, the KL divergence of its within-batch similarities (softmax at tau "
+               f"{hp['tau']}) from the teacher's" if hp.get("relational") else "") + ".")
         method_line = (f"a convolutional student distilled from {teacher.get('name')} (trainers/methods/distill.py): "
                        f"A3D's two streams (coordinates, velocities{'' if arch['velocity'] else ': off'}) over a time "
                        f"x body-ordered joint grid, "

@@ -4,7 +4,8 @@ A real `Engine` in this process, fed by a `skelstream sensor synthetic` process 
 30 Hz, each phase of its hot path timed (wrapping the engine's own functions, nothing changed):
 add (a frame into the track histories), ready (the newest context resampled), prepare (the
 model window: missing joints, levelling, facing), model (the encoder), whiten (the matching
-feature), actions (the action encoder, after the results went out), send; and the engine-side
+feature), shape (body-shape rows of the new frames), decide (matching against the gallery),
+infer (all of a window's path, these included), actions (the action encoder, after the results went out), send; and the engine-side
 latency (sensor publish -> result sent). The first 5 s are left out.
 
     python results/engine/profile.py --tracks 1 --backend onnx [--checkpoint C] [--json OUT]
@@ -49,6 +50,16 @@ def profile(tracks: int, backend: str, checkpoint: str | None, seconds: float = 
     eng.windows.ready = timed("ready", eng.windows.ready)
     eng._actions = timed("actions", eng._actions)
     eng._send = timed("send", eng._send)
+    infer = eng.infer
+
+    def whole_window():  # all of a window's path: the calls that encoded something
+        t, n = time.perf_counter(), len(times["model"])
+        infer()
+        if len(times["model"]) > n:
+            times["infer"].append((time.perf_counter() - t) * 1e3)
+    eng.infer = whole_window
+    eng._decide = timed("decide", eng._decide)
+    eng._shape_frames = timed("shape", eng._shape_frames)
     server.prepare_last_windows = timed("prepare", server.prepare_last_windows)
     server.window_features = timed("whiten", server.window_features)
     sensor = subprocess.Popen([sys.executable, "-m", "engine.cli", "sensor", "synthetic", "--walkers", str(tracks),

@@ -150,6 +150,8 @@ class Distill(nn.Module):
                 "input": input_meta(run["training"]["config"], m.length),
                 "embedding": {"frame": self.model.dim, "sequence": self.model.dim},
                 "distillation": {"teacher": run["training"].get("teacher", {}), "loss": "1 - cosine to the teacher's "
-                                 "matching feature of the clean window", "labels": "none"},
+                                 "matching feature of the clean window" + (
+                                     f" + {m.relational} x KL of the within-batch similarities (tau {m.tau})"
+                                     if m.relational else ""), "labels": "none"},
                 "training": run["training"], "metrics": run["metrics"]}
         return {"best": (self, meta)}
