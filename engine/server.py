@@ -375,7 +375,7 @@ class Engine:
         """Add the body-shape rows of the history's frames newer than the track's last."""
         new = len(history.times) - bisect.bisect_right(history.times, tr.shape_t)
         if new:
-            tr.shape_rows.extend(frame_lengths(np.stack(history.joints[-new:]), np.stack(history.confidence[-new:])))
+            tr.shape_rows.extend(frame_lengths(history.joints[-new:], history.confidence[-new:]))
             tr.shape_t = history.times[-1]
             tr.shape_new += new
 
@@ -389,7 +389,7 @@ class Engine:
             return
         del self.enrolling[key]
         tr = self.windows.tracks[key]
-        skeleton = SkeletonSequence(np.stack(tr.joints), np.stack(tr.confidence), np.asarray(tr.times),
+        skeleton = SkeletonSequence(tr.joints.copy(), tr.confidence.copy(), np.asarray(tr.times),  # the buffers move on
                                     KINECT_V2, self.fps, {"source": f"live:{key[0]}/{key[1]}"})
         try:
             shape = self._shape(self.tracks[key])

@@ -25,11 +25,40 @@ Key = tuple[str, int]
 
 @dataclass
 class _Track:
+    """One track's history: ``times`` (a list: the newest and a bisect are all most readers
+    need) and ``joints [n, 25, 3]`` / ``confidence [n, 25]``, views of buffers that grow by
+    doubling and drop old frames by moving a start index, so a window reads its frames with one
+    index instead of stacking a list."""
     times: list[float] = field(default_factory=list)
-    joints: list[np.ndarray] = field(default_factory=list)
-    confidence: list[np.ndarray] = field(default_factory=list)
     seen: float = 0.0  # receive clock of the last frame
     layout: str = ""  # the layout name of its newest frame (whose skeleton definition it is)
+    _j: np.ndarray = field(default_factory=lambda: np.zeros((64, 25, 3), np.float32), repr=False)
+    _c: np.ndarray = field(default_factory=lambda: np.zeros((64, 25), np.float32), repr=False)
+    _start: int = 0
+
+    @property
+    def joints(self) -> np.ndarray:
+        return self._j[self._start:self._start + len(self.times)]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self._c[self._start:self._start + len(self.times)]
+
+    def append(self, t: float, joints: np.ndarray, confidence: np.ndarray) -> None:
+        n = len(self.times)
+        if self._start + n == len(self._j):  # full: move the live frames to the front, or grow
+            keep_j, keep_c = self.joints.copy(), self.confidence.copy()
+            if 2 * n > len(self._j):
+                self._j = np.zeros((2 * len(self._j),) + self._j.shape[1:], np.float32)
+                self._c = np.zeros((2 * len(self._c),) + self._c.shape[1:], np.float32)
+            self._j[:n], self._c[:n], self._start = keep_j, keep_c, 0
+        self._j[self._start + n] = joints
+        self._c[self._start + n] = confidence
+        self.times.append(t)
+
+    def drop_first(self) -> None:
+        del self.times[0]
+        self._start += 1
 
 
 class TrackWindows:
@@ -54,13 +83,11 @@ class TrackWindows:
                 tr = None
             if tr is None:
                 tr = self.tracks[key] = _Track()
-            tr.times.append(frame.t)
-            tr.joints.append(joints[b])
-            tr.confidence.append(conf[b])
+            tr.append(frame.t, joints[b], conf[b])
             tr.seen = now
             tr.layout = frame.layout.name
             while tr.times[-1] - tr.times[0] > self.history:
-                del tr.times[0], tr.joints[0], tr.confidence[0]
+                tr.drop_first()
 
     def retire(self, now: float) -> list[Key]:
         """Drop tracks unseen for ``timeout`` seconds; returns their keys."""
@@ -84,11 +111,9 @@ class TrackWindows:
         if want[0] < times[0] - 1e-6:
             return None
         hi = np.clip(np.searchsorted(times, want, side="left"), 1, len(times) - 1) if len(times) > 1 else np.zeros(n, int)
-        # only the frames the n instants fall between (a few of the history's hundreds): stacking
-        # the whole history per window was a third of the engine's Python time
+        # only the frames the n instants fall between (a few of the history's hundreds)
         used = np.union1d(np.maximum(hi - 1, 0), hi)
-        return interpolate(times[used], np.stack([tr.joints[i] for i in used.tolist()]), want,
-                           np.stack([tr.confidence[i] for i in used.tolist()]))
+        return interpolate(times[used], tr.joints[used], want, tr.confidence[used])
 
     def ready(self, fps: float, n: int, among: list[Key] | None = None) -> tuple[list[Key], np.ndarray, np.ndarray]:
         """Tracks (all, or those ``among``) with enough history: (keys, joints [K, n, 25, 3],

@@ -98,3 +98,45 @@ def test_a_walk_recorded_at_15hz_gets_the_30hz_walks_embedding(kgbd_root):
     before /= np.linalg.norm(before)
     assert float(full @ now) > 0.95  # 0.967 measured; 0.789 cut by frame count
     assert float(full @ now) > float(full @ before) + 0.1
+
+
+def test_instants_on_frames_take_the_frames_and_others_blend():
+    """`interpolate`: a sensor at the model's rate gives instants on its frames, which are taken
+    as they are (a missing joint at 0, its confidence 0); an instant between frames blends them
+    and is given only where both frames give the joint; the two paths agree where they meet."""
+    from engine.sequence import _blend, interpolate
+
+    rng = np.random.default_rng(0)
+    times = np.arange(12) / 30.0
+    joints = rng.normal(size=(12, 25, 3)).astype(np.float32)
+    conf = (rng.random((12, 25)) > 0.2).astype(np.float32)
+    joints[conf == 0] = 0
+    want = times[-1] - (5 - np.arange(6)) / 30.0  # the engine's instants: the newest frame and back
+    out, c = interpolate(times, joints, want, conf)
+    np.testing.assert_array_equal(out, joints[6:])
+    np.testing.assert_array_equal(c, conf[6:])
+    hi = np.arange(6, 12)
+    general = _blend(times, joints, want, conf, hi, hi - 1, np.ones(6, bool), np.zeros(6, bool))
+    np.testing.assert_array_equal(out, general[0])
+    np.testing.assert_array_equal(c, general[1])
+    mid, mc = interpolate(times, joints, np.array([times[3] + 1 / 60]), conf)
+    both = (conf[3] > 0) & (conf[4] > 0)
+    np.testing.assert_array_equal(mc[0], np.minimum(conf[3], conf[4]))
+    np.testing.assert_allclose(mid[0][both], (joints[3][both] + joints[4][both]) / 2, atol=1e-6)
+    assert (mid[0][~both] == 0).all()
+
+
+def test_a_long_history_keeps_its_newest_seconds_in_order():
+    """The history buffers grow and drop old frames by moving a start index: after many times its
+    capacity, a track holds exactly its last `history` seconds, in order, and a window resampled
+    from it reads those frames."""
+    w = TrackWindows(history=1.0)
+    for i in range(500):
+        w.add(frame(i / 30.0, [3], value=float(i)), now=0.0)
+    tr = w.tracks[("s", 3)]
+    assert len(tr.times) == len(tr.joints) == len(tr.confidence) == 31
+    np.testing.assert_allclose(tr.times, np.arange(469, 500) / 30.0)
+    np.testing.assert_array_equal(tr.joints[:, 0, 0], np.arange(469, 500, dtype=np.float32))
+    joints, _ = w.frames(("s", 3), fps=30.0, n=6)
+    np.testing.assert_array_equal(joints[:, 0, 0], np.arange(494, 500, dtype=np.float32))
+    assert len(tr._j) <= 128  # bounded: the buffers do not grow with the stream
