@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.skeleton import KINECT_V1, KINECT_V2
 from engine.windows import TrackWindows
@@ -140,3 +142,39 @@ def test_a_long_history_keeps_its_newest_seconds_in_order():
     joints, _ = w.frames(("s", 3), fps=30.0, n=6)
     np.testing.assert_array_equal(joints[:, 0, 0], np.arange(494, 500, dtype=np.float32))
     assert len(tr._j) <= 128  # bounded: the buffers do not grow with the stream
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.001, 0.2), st.booleans()), min_size=1, max_size=400),
+       st.floats(0.1, 3.0))
+def test_the_history_buffers_hold_what_a_plain_list_would(steps, history):
+    """Any stream of frames (irregular intervals, now and then a joint lost): the track's history
+    is the frames of its last ``history`` seconds, in order, exactly as a plain list keeps them,
+    and every window resampled from it equals the same resampling of that list."""
+    from engine.sequence import interpolate
+
+    w = TrackWindows(history=history)
+    rng = np.random.default_rng(len(steps))
+    t, ref = 0.0, []
+    for dt, lost in steps:
+        t += dt
+        f = frame(t, [1], value=float(rng.normal()))
+        if lost:
+            f.confidence[0, 3] = 0
+        w.add(f, now=0.0)
+        ref.append((t, np.where(f.confidence[0, :, None] > 0, f.joints[0], 0), f.confidence[0].copy()))  # lost: 0
+        while ref[-1][0] - ref[0][0] > history:
+            ref.pop(0)
+    tr = w.tracks[("s", 1)]
+    assert tr.times == [r[0] for r in ref]
+    np.testing.assert_array_equal(tr.joints, np.stack([r[1] for r in ref]))
+    np.testing.assert_array_equal(tr.confidence, np.stack([r[2] for r in ref]))
+    got = w.frames(("s", 1), fps=30.0, n=4)
+    times = np.array([r[0] for r in ref])
+    want = times[-1] - (3 - np.arange(4)) / 30.0
+    if want[0] < times[0] - 1e-6:
+        assert got is None
+    else:
+        expect = interpolate(times, np.stack([r[1] for r in ref]), want, np.stack([r[2] for r in ref]))
+        np.testing.assert_allclose(got[0], expect[0], atol=1e-6)
+        np.testing.assert_array_equal(got[1], expect[1])
