@@ -242,7 +242,7 @@ def main(args) -> None:
     print(f"gallery {'intact' if s['gallery_intact'] else 'NOT intact'}: {s['enrolled']} enrolled, {s['removed']} "
           f"removed; expected {s['gallery_expected']}, stored {s['gallery_stored']}, listed {s['gallery_listed']}")
     print(f"wrote {out / 'soak.json'} and {out / 'soak.png'}")
-    if getattr(args, "json", None):  # --json, as every bench takes it: the same file where asked
+    if args.json:  # --json, as every bench takes it: the same file where asked
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text((out / "soak.json").read_text())
         print(f"wrote {args.json}")

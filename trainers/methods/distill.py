@@ -109,7 +109,7 @@ def relational_kl(student: torch.Tensor, target: torch.Tensor, tau: float) -> to
 
 
 class Distill(nn.Module):
-    """The student network; `forward` returns the one named loss."""
+    """The student network; `forward` returns its named losses (``cosine``, and ``relational`` when on)."""
 
     data = "teacher"
 
