@@ -42,10 +42,16 @@ def is_loopback(endpoint: str) -> bool:
     return scheme == "tcp" and host in LOOPBACK_HOSTS
 
 
+def check_address(endpoint: str) -> None:
+    """A clear error for an endpoint that is not a ZeroMQ address at all."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep or scheme not in ("tcp", "ipc", "inproc") or not rest:
+        raise ValueError(f"endpoint {endpoint!r}: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+
+
 def check_endpoint(endpoint: str, curve: bool) -> None:
     """Refuse to expose frames beyond loopback without CURVE."""
-    if "://" not in endpoint:
-        raise ValueError(f"endpoint {endpoint!r}: expected tcp://HOST:PORT, ipc://PATH or inproc://NAME")
+    check_address(endpoint)
     if not is_loopback(endpoint) and not curve:
         raise PermissionError(
             f"endpoint {endpoint}: binding beyond loopback needs CURVE encryption; pass the server "
@@ -191,7 +197,12 @@ class Subscriber:
         for topic in ([FRAME_TOPIC + s.encode() for s in sensors] if sensors else [FRAME_TOPIC]):
             self.socket.setsockopt(zmq.SUBSCRIBE, topic)
         for ep in [endpoints] if isinstance(endpoints, str) else endpoints:
-            self.socket.connect(ep)
+            check_address(ep)
+            try:
+                self.socket.connect(ep)
+            except zmq.ZMQError as exc:
+                self.socket.close()
+                raise OSError(f"cannot connect to {ep}: {exc}") from None
         self.stats = Stats()
         self._poller = zmq.Poller()
         self._poller.register(self.socket, zmq.POLLIN)

@@ -67,7 +67,49 @@ def read_meta(path: str | Path) -> dict:
     meta_path = base.with_suffix(".json")
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path}: checkpoint metadata not found")
-    return json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{meta_path}: not a checkpoint's metadata (bad JSON: {exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path}: not a checkpoint's metadata (a JSON object is expected)")
+    return meta
+
+
+def check_device(device: str) -> torch.device:
+    """``device`` as a torch device, or a clear error: an unknown name, or CUDA where there is none."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a device (cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device}: only cpu and cuda are supported")
+    return dev
+
+
+def load_weights(base: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of ``base``.safetensors on ``device``; a clear error naming the file when it is
+    missing or not a safetensors file."""
+    path = base.with_suffix(".safetensors")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint weights not found")
+    check_device(device)
+    try:
+        return load_file(str(path), device=device)
+    except Exception as exc:  # safetensors' own error type: truncated, garbage, too large a header
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
+
+
+def load_into(module: torch.nn.Module, state: dict, base: Path) -> None:
+    """``module.load_state_dict(state)``, with an error naming the checkpoint when they do not fit."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[:2]
+        raise ValueError(f"{base.with_suffix('.safetensors')}: weights do not fit the architecture in "
+                         f"{base.with_suffix('.json').name} ({' '.join(x.strip() for x in first)[:300]})") from None
 
 
 def load_gait(path: str | Path | None = None, device: str = "cpu"):
@@ -82,14 +124,16 @@ def load_gait(path: str | Path | None = None, device: str = "cpu"):
     base = checkpoint_base(path, DEFAULT_GAIT)
     meta = read_meta(base)
     meta.setdefault("name", base.name)
-    meta["fingerprint"] = fingerprint(base)
     if meta.get("method") not in GAIT_METHODS:
         raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not a gait encoder {GAIT_METHODS}")
-    model = (SGELA(SGEConfig(**meta["architecture"])) if meta["method"] == "sge_la"
-             else A3D(A3DConfig(**meta["architecture"])))
-    weights = load_file(str(base.with_suffix(".safetensors")), device=device)
-    enc = {k.removeprefix("model."): v.float() for k, v in weights.items() if k.startswith("model.")}
-    model.load_state_dict(enc)
+    try:
+        model = (SGELA(SGEConfig(**meta["architecture"])) if meta["method"] == "sge_la"
+                 else A3D(A3DConfig(**meta["architecture"])))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{base.with_suffix('.json')}: no usable 'architecture' ({exc})") from None
+    weights = load_weights(base, device)
+    meta["fingerprint"] = fingerprint(base)
+    load_into(model, {k.removeprefix("model."): v.float() for k, v in weights.items() if k.startswith("model.")}, base)
     model.whitening = (Whitening(weights["whiten.mean"].float().cpu().numpy(), weights["whiten.proj"].float().cpu().numpy())
                        if "whiten.mean" in weights else None)
     if meta.get("input", {}).get("symmetric"):  # each window with its mirror image (`SymmetricGait`)
@@ -112,8 +156,8 @@ def load_action(path: str | Path | None = None, device: str = "cpu"):
     if meta.get("method") not in ACTION_METHODS:
         raise ValueError(f"{base}: a {meta.get('method')!r} checkpoint, not an action encoder {ACTION_METHODS}")
     model = encoder_from(meta["architecture"])
-    weights = load_file(str(base.with_suffix(".safetensors")), device=device)
-    weights_module(model).load_state_dict({k: v.float() for k, v in weights.items()})
+    weights = load_weights(base, device)
+    load_into(weights_module(model), {k: v.float() for k, v in weights.items()}, base)
     meta["fingerprint"] = action_fingerprint(base, meta)
     return model.to(device).eval(), meta
 
@@ -156,14 +200,19 @@ def load_prototypes(path: str | Path, fingerprint: str | None = None):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: prototype file not found (make one with `skelstream prototypes`)")
-    with safe_open(str(path), framework="np") as fh:
-        info = fh.metadata() or {}
-        if not {"prototypes", "labels"} <= set(fh.keys()) or "names" not in info:
-            raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
-        protos = fh.get_tensor("prototypes").astype("float32")
-        labels = fh.get_tensor("labels").astype("int64")
-        basis = fh.get_tensor("basis").astype("float32") if "basis" in fh.keys() else None
-    names = json.loads(info["names"])
+    try:
+        with safe_open(str(path), framework="np") as fh:
+            info = fh.metadata() or {}
+            if not {"prototypes", "labels"} <= set(fh.keys()) or "names" not in info:
+                raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
+            protos = fh.get_tensor("prototypes").astype("float32")
+            labels = fh.get_tensor("labels").astype("int64")
+            basis = fh.get_tensor("basis").astype("float32") if "basis" in fh.keys() else None
+        names = json.loads(info["names"])
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors' own error type: not a safetensors file at all
+        raise ValueError(f"{path}: not a prototype file ({exc})") from None
     if protos.ndim != 2 or labels.shape != (len(protos),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(names):
         raise ValueError(f"{path}: prototypes {tuple(protos.shape)} with labels {tuple(labels.shape)} "
                          f"do not fit {len(names)} action names")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from engine.argtypes import at_least
 from engine.datasets import FORMATS, open_dataset, read_file, write_csv, write_npz
 from engine.sequence import SkeletonDataError, SkeletonSequence
 from engine.gallery_cli import register as register_gallery
@@ -142,6 +145,11 @@ def cmd_data(args) -> None:
 def cmd_synthetic(args) -> None:
     from engine.recording import write_sequences
     from engine.sensors.synthetic import walkers
+    if Path(args.output).suffix != ".mcap":
+        raise ValueError(f"{args.output}: a recording is written as MCAP; name it OUT.mcap")
+    for name, value, least in (("walkers", args.walkers, 1), ("seconds", args.seconds, 0.5), ("fps", args.fps, 1)):
+        if not value >= least:
+            raise ValueError(f"--{name} {value:g}: must be at least {least:g}")
     seqs = walkers(args.walkers, args.seconds, args.fps, args.seed)
     for s in seqs:
         s.meta["source"] = f"skelstream synthetic --walkers {args.walkers} --seed {args.seed}"
@@ -152,6 +160,8 @@ def cmd_synthetic(args) -> None:
 def cmd_embed(args) -> None:
     from engine.checkpoint import load_action, load_gait
     from engine.embed import action_embedding, gait_embedding
+    if Path(args.output).suffix != ".npz" or Path(args.output).is_dir():
+        raise ValueError(f"{args.output}: embeddings are written as NumPy's .npz; name the file OUT.npz")
     load, embed = (load_gait, gait_embedding) if args.kind == "gait" else (load_action, action_embedding)
     model, meta = load(args.checkpoint, device=args.device)
     rows, files, tracks, windows, owner = [], [], [], [], []
@@ -164,9 +174,10 @@ def cmd_embed(args) -> None:
             files.append(path)
             tracks.append(seq.meta.get("track", "0"))
     name = meta["name"]
-    np.savez(args.output, embeddings=np.stack(rows).astype(np.float32), files=np.array(files),
+    with open(os.open(args.output, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as fh:  # biometric data: private
+        np.savez(fh, embeddings=np.stack(rows).astype(np.float32), files=np.array(files),
              tracks=np.array(tracks), window_embeddings=np.concatenate(windows).astype(np.float32),
-             window_owner=np.concatenate(owner), checkpoint=np.array(name), kind=np.array(args.kind))
+                 window_owner=np.concatenate(owner), checkpoint=np.array(name), kind=np.array(args.kind))
     print(f"wrote {args.output}: {len(rows)} {args.kind} embedding(s) of size {rows[0].shape[0]} "
           f"({sum(len(w) for w in windows)} windows), checkpoint {name}")
 
@@ -227,10 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a recording of N distinct synthetic people walking "
                        "back and forth in front of a Kinect, deterministic from --seed.")
     s.add_argument("-o", "--output", required=True, metavar="OUT.mcap")
-    s.add_argument("--walkers", type=int, default=2)
-    s.add_argument("--seconds", type=float, default=20.0)
-    s.add_argument("--fps", type=float, default=30.0)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--walkers", type=int, default=2, help="how many people (default 2)")
+    s.add_argument("--seconds", type=float, default=20.0, help="length (default 20)")
+    s.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+    s.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same people (default 0)")
     s.set_defaults(func=cmd_synthetic)
 
     s = sub.add_parser("embed", help="gait or action embeddings of skeleton files",
@@ -245,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which encoder: gait (identity) or action; the default checkpoint of each is bundled")
     s.add_argument("--checkpoint", help="checkpoint path without suffix, or fast (the bundled gait student) "
                    "(default: the bundled one)")
-    s.add_argument("--device", default="cpu")
-    s.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    s.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="written with mode 0600 (biometric data)")
     s.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("export", help="export a checkpoint's encoder to ONNX (for --backend onnx)",
@@ -272,14 +283,20 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Replay any supported file in real time as a front view "
                        "drawn in the terminal (a status line a second when not on a terminal).")
     s.add_argument("path", metavar="PATH")
-    s.add_argument("--speed", type=float, default=1.0, help="playback speed; 0 = as fast as possible")
+    s.add_argument("--speed", type=at_least(0), default=1.0, help="playback speed (default 1); 0 = as fast as possible")
     s.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
     s.set_defaults(func=cmd_play)
     return p
 
 
+def _warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the terminal as one line (no source line of ours)."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _warning
     try:
         args.func(args)
     except (SkeletonDataError, FileNotFoundError, KeyError, PermissionError, ValueError, OSError) as exc:

@@ -11,6 +11,19 @@ import torch
 
 from engine.models.sge_la import prepare_windows, window_options
 from engine.sequence import SkeletonDataError, SkeletonSequence, interpolate, resample
+from engine.skeleton import INDEX, to_canonical
+
+
+MIN_TORSO = 0.05  # m: a skeleton whose hips and shoulders are closer than this is no body (a sensor's zeros)
+
+
+def usable_frames(joints: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Which frames of canonical ``joints [T, 25, 3]`` hold a body: both hips and both shoulders
+    given, their midpoints at least `MIN_TORSO` apart. ``[T]`` bool."""
+    hips, shoulders = [INDEX["HipLeft"], INDEX["HipRight"]], [INDEX["ShoulderLeft"], INDEX["ShoulderRight"]]
+    given = (confidence[:, hips + shoulders] > 0).all(1)
+    torso = np.linalg.norm(joints[:, shoulders].mean(1) - joints[:, hips].mean(1), axis=-1)
+    return given & (torso >= MIN_TORSO)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -109,6 +122,11 @@ def gait_embedding(model, meta: dict, seq: SkeletonSequence, batch: int = 512) -
     """
     f = int(meta["input"]["window"])
     seq = resample(seq, float(meta["input"].get("fps", seq.fps)))  # windows span what they span live
+    usable = int(usable_frames(*to_canonical(seq.joints, seq.confidence, seq.layout)[:2]).sum())
+    if usable < f:
+        raise SkeletonDataError(f"{seq.meta.get('source', '<sequence>')}: {usable} of {len(seq)} frames hold a usable "
+                                f"skeleton (hips and shoulders given, a torso of {MIN_TORSO * 100:g} cm or more); "
+                                f"a gait embedding needs at least {f}")
     windows = prepare_windows(seq.joints, seq.confidence, seq.layout, f, **window_options(meta["input"]))
     if len(windows) == 0:
         raise SkeletonDataError(f"{seq.meta.get('source', '<sequence>')}: {len(seq)} frames, "

@@ -83,6 +83,12 @@ class Gallery:
                 raise FileNotFoundError(f"{self.path}: no gallery here")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif self.path.is_dir():
+            raise GalleryError(f"{self.path}: a folder, not a gallery file")
+        elif self.path.stat().st_size == 0 and not create:
+            raise GalleryError(f"{self.path}: an empty file, not a gallery (enroll someone to make one)")
+        else:
+            _check_foreign(self.path)  # before anything is written to it, its mode included
         os.chmod(self.path, 0o600)
         try:
             self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -159,6 +165,7 @@ class Gallery:
             raise GalleryError(f"nothing to enroll for {name!r}")
         now = time.time()
         with _transaction(self.db):
+            self._refuse_copies(name, items, fingerprint)
             row = self.db.execute("SELECT id FROM people WHERE name=?", (name,)).fetchone()
             pid = row[0] if row else self.db.execute("INSERT INTO people (name, created) VALUES (?, ?)",
                                                      (name, now)).lastrowid
@@ -176,6 +183,33 @@ class Gallery:
                      None if sk is None else np.ascontiguousarray(sk.timestamps, "<f8").tobytes(),
                      shape, fam))
         return len(items)
+
+    def _refuse_copies(self, name: str, items: list[Enrollment], fingerprint: str) -> None:
+        """Refuse a recording that is already enrolled (one file enrolled twice, or under two names:
+        two people the model cannot tell apart make every open-set threshold unreachable). The
+        same recording is the same stored skeleton, compared byte for byte by SQLite; without a
+        skeleton, the same embedding bytes from the same checkpoint."""
+        seen: list[tuple[str, np.ndarray]] = []
+        for it in items:
+            sk = it.skeleton.canonical() if it.skeleton is not None else None
+            if sk is not None:
+                joints = np.ascontiguousarray(sk.joints, "<f4")
+                row = self.db.execute("SELECT p.name FROM enrollments e JOIN people p ON p.id = e.person "
+                                      "WHERE e.frames=? AND e.joints=?", (len(sk), joints.tobytes())).fetchone()
+            else:
+                joints = None
+                row = self.db.execute("SELECT p.name FROM enrollments e JOIN people p ON p.id = e.person "
+                                      "WHERE e.fingerprint=? AND e.embedding=?",
+                                      (fingerprint, np.ascontiguousarray(it.embedding, "<f4").ravel().tobytes())).fetchone()
+            if row is not None:
+                whose = f"{name!r} already has" if row[0] == name else f"{row[0]!r} has"
+                raise GalleryError(f"{it.source}: {whose} an enrollment of this same recording; one recording "
+                                   "is enrolled once, for one person")
+            for source, other in seen:
+                if joints is not None and other.shape == joints.shape and np.array_equal(other, joints):
+                    raise GalleryError(f"{it.source}: the same recording as {source}; enroll it once")
+            if joints is not None:
+                seen.append((it.source, joints))
 
     def people(self) -> list[Person]:
         rows = self.db.execute(
@@ -258,6 +292,25 @@ class Gallery:
         with os.fdopen(fd, "w") as fh:
             json.dump({"schema": SCHEMA_VERSION, "people": out}, fh, indent=1)
         return path
+
+
+def _check_foreign(path: Path) -> None:
+    """Refuse an existing non-empty file that is not a skelstream gallery (another program's
+    database, any other file) before anything touches it."""
+    if path.stat().st_size == 0:
+        return
+    try:
+        db = sqlite3.connect(path, timeout=10)  # reading writes nothing (a WAL gallery is recovered, as on any open)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            ours = "meta" in tables and db.execute("SELECT 1 FROM meta WHERE key='schema'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise GalleryError(f"{path}: not a skelstream gallery ({exc})") from None
+    if not ours:
+        raise GalleryError(f"{path}: not a skelstream gallery (an SQLite database with tables "
+                           f"{', '.join(sorted(tables)) or 'none'}); nothing was changed")
 
 
 def _shape_row(skeleton: SkeletonSequence | None, shape) -> tuple[bytes | None, str | None]:

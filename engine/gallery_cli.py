@@ -8,6 +8,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from engine.argtypes import at_least, cosine
+
 DEFAULT_GALLERY = Path(os.environ.get("SKELSTREAM_GALLERY",
                                       Path.home() / ".local" / "share" / "skelstream" / "gallery.db"))
 
@@ -23,6 +25,10 @@ def _sequences(paths: list[str]):
     for path in paths:
         for seq in read_file(Path(path)):
             yield path, seq
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
 
 
 def cmd_enroll(args) -> None:
@@ -50,16 +56,20 @@ def cmd_identify(args) -> None:
     if args.threshold is None:
         threshold_of(meta)  # fails early, naming the fix, when the checkpoint has none
     with Gallery(args.gallery, create=False) as g:
+        if not g.people():
+            raise ValueError(f"{args.gallery}: nobody is enrolled yet (skelstream enroll --name NAME FILE)")
         names, emb = g.embeddings(meta["fingerprint"])
         shapes = None if args.no_shape else ShapeGallery(g.shapes(meta["fingerprint"]), names)
         stale = g.stale(meta["fingerprint"])
     if stale:
+        checkpoint = f" --checkpoint {args.checkpoint}" if args.checkpoint else ""
         print(f"warning: {len(stale)} enrollment(s) belong to another checkpoint and are not used; run "
-              f"`skelstream gallery reencode --gallery {args.gallery}`")
+              f"`skelstream gallery reencode --gallery {args.gallery}{checkpoint}`")
     cohort, people = cohort_of(meta, names, emb), len(set(names))
     if cohort is not None and cohort.source != "gallery" and args.threshold is None:
-        print(f"note: {people} people enrolled ({cohort.pairs} pairs): the open-set threshold leans on the "
-              "training data's statistics until the gallery holds more people", file=sys.stderr)
+        print(f"note: {_people(people)} enrolled ({cohort.pairs} pair{'' if cohort.pairs == 1 else 's'} of people): "
+              "the open-set threshold leans on the training data's statistics until the gallery holds more people",
+              file=sys.stderr)
     results = []
     for path in args.inputs:
         tracks = []
@@ -87,26 +97,23 @@ def cmd_identify(args) -> None:
 
 def cmd_gallery(args) -> None:
     from engine.gallery import Gallery
-    wanted = {"list": (0, 0), "rename": (2, 2), "remove": (1, 99), "export": (1, 1), "reencode": (0, 0)}
-    lo, hi = wanted[args.action]
-    if not lo <= len(args.names) <= hi:
-        raise ValueError(f"gallery {args.action} takes {lo if lo == hi else f'{lo} or more'} argument(s), "
-                         f"got {len(args.names)}")
+    if args.action == "export" and Path(args.out).exists():
+        raise FileExistsError(f"{args.out}: exists; remove it first or name another file")
     with Gallery(args.gallery, create=False) as g:
         if args.action == "list":
             people = g.people()
             for p in people:
                 when = datetime.fromtimestamp(p.created).strftime("%Y-%m-%d %H:%M")
                 print(f"{p.name:<24} {p.enrollments:>3} enrollment(s)  since {when}  checkpoint {', '.join(p.checkpoints)}")
-            print(f"{len(people)} people in {args.gallery}")
+            print(f"{_people(len(people))} in {args.gallery}")
         elif args.action == "rename":
-            g.rename(args.names[0], args.names[1])
-            print(f"renamed {args.names[0]!r} to {args.names[1]!r}")
+            g.rename(args.old, args.new)
+            print(f"renamed {args.old!r} to {args.new!r}")
         elif args.action == "remove":
-            for name in args.names:
+            for name in args.remove:
                 print(f"removed {name!r} and {g.remove(name)} enrollment(s) with their skeletons")
         elif args.action == "export":
-            print(f"wrote {g.export(args.names[0])} (mode 0600: it holds biometric data)")
+            print(f"wrote {g.export(args.out)} (mode 0600: it holds biometric data)")
         else:
             from engine.embed import gait_embedding
             model, meta = _encoder(args)
@@ -146,16 +153,34 @@ def register(sub) -> None:
                        "score, cue, threshold, cohort, top: [{name, score}]}.")
     s.add_argument("inputs", nargs="+", metavar="FILE")
     s.add_argument("--json", action="store_true")
-    s.add_argument("--threshold", type=float, help="override the checkpoint's threshold")
-    s.add_argument("--top", type=int, default=5, help="how many people to list")
+    s.add_argument("--threshold", type=cosine, help="override the checkpoint's threshold (a cosine in [-1, 1])")
+    s.add_argument("--top", type=at_least(1, int), default=5, help="how many people to list (default 5)")
     s.add_argument("--no-shape", action="store_true", help="rank by gait alone (no body-shape cue)")
     common(s)
     s.set_defaults(func=cmd_identify)
 
-    s = sub.add_parser("gallery", help="list, rename, remove or export enrolled people",
-                       description="list | rename OLD NEW | remove NAME... | export OUT.json | reencode "
-                       "(re-encode enrollments of another checkpoint from their stored skeletons).")
-    s.add_argument("action", choices=["list", "rename", "remove", "export", "reencode"])
-    s.add_argument("names", nargs="*", metavar="ARG")
-    common(s)
+    s = sub.add_parser("gallery", help="list, rename, remove, export or re-encode enrolled people",
+                       description="Manage the gallery: list | rename OLD NEW | remove NAME... | export OUT.json | "
+                       "reencode. Options may come before or after the names.")
+    actions = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("list", help="the enrolled people", description="The enrolled people, their "
+                           "enrollments, since when, and the checkpoints that encoded them.")
+    common(a, checkpoint=False)
+    a = actions.add_parser("rename", help="rename a person", description="Rename person OLD to NEW.")
+    a.add_argument("old", metavar="OLD")
+    a.add_argument("new", metavar="NEW")
+    common(a, checkpoint=False)
+    a = actions.add_parser("remove", help="remove people and everything stored of them",
+                           description="Remove each NAME: the person, their embeddings and stored skeletons.")
+    a.add_argument("remove", nargs="+", metavar="NAME")
+    common(a, checkpoint=False)
+    a = actions.add_parser("export", help="write the gallery as JSON (mode 0600)",
+                           description="Write every person, enrollment and embedding to OUT.json (mode 0600: it "
+                           "holds biometric data); an existing file is not overwritten.")
+    a.add_argument("out", metavar="OUT.json")
+    common(a, checkpoint=False)
+    a = actions.add_parser("reencode", help="re-encode enrollments of another checkpoint",
+                           description="Re-encode the enrollments made with another checkpoint from their stored "
+                           "skeletons, with --checkpoint (default: the bundled one).")
+    common(a)
     s.set_defaults(func=cmd_gallery)

@@ -186,7 +186,8 @@ class Recording:
                     kept.append((self._channels[record.channel_id], record))
         except Exception as exc:  # any damage ends the readable part
             if not kept and not self._channels:
-                raise SkeletonDataError(f"{self.path}: not a readable MCAP recording ({exc})") from None
+                raise SkeletonDataError(f"{self.path}: not a readable MCAP recording ("
+                                        f"{exc or ('empty file' if self.path.stat().st_size == 0 else type(exc).__name__)})") from None
         self._salvaged = sorted(kept, key=lambda cm: cm[1].log_time)
         warnings.warn(f"{self.path}: recording is incomplete ({cause}); read {len(kept)} frames "
                       f"up to its last complete chunk", TruncatedRecordingWarning, stacklevel=3)

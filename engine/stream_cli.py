@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.argtypes import at_least, cosine
 from engine.bus import DEFAULT_FRAMES
 
 
@@ -28,7 +29,11 @@ def cmd_sensor(args) -> None:
                                   stats_every=0 if args.quiet else 5.0))
         speed = 0.0 if args.source.isdigit() else args.speed  # a camera paces itself
     else:
-        from engine.sensors.kinect import kinect_frames
+        import sys
+
+        from engine.sensors.kinect import kinect_frames, load_pykinect2
+        if sys.platform != "win32":
+            load_pykinect2()  # says what the adapter needs, before anything is announced
         frames = timeline(kinect_frames(args.sensor))
         speed = 0.0
     publisher = _publisher(args)
@@ -115,7 +120,7 @@ def register(sub) -> None:
                          "each, or --bodies: one sensor, one body each) and dataset folders (one sensor, "
                          "sequences one after another), all at once, aligned at their starts.")
     k.add_argument("paths", nargs="+", metavar="PATH")
-    k.add_argument("--speed", type=float, default=1.0, help="playback speed (1 = real time; 0 = flat out)")
+    k.add_argument("--speed", type=at_least(0), default=1.0, help="playback speed (1 = real time, the default; 0 = flat out)")
     k.add_argument("--loop", action="store_true", help="start again at the end")
     k.add_argument("--start", type=float, help="skip the first START seconds of each input")
     k.add_argument("--end", type=float, help="stop each input at END seconds")
@@ -127,7 +132,7 @@ def register(sub) -> None:
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--fps", type=float, default=30.0)
     k.add_argument("--seconds", type=float, help="stop after this long (default: never)")
-    k.add_argument("--speed", type=float, default=1.0, help="1 = real time; 0 = flat out")
+    k.add_argument("--speed", type=at_least(0), default=1.0, help="1 = real time (default); 0 = flat out")
     k.add_argument("--sensor", default="synthetic", help="sensor id")
     k = kinds.add_parser("mediapipe", parents=[common], help="MediaPipe 3D pose on a video or a camera",
                          description="MediaPipe Pose Landmarker (Tasks API) on a video file or a camera "
@@ -138,7 +143,7 @@ def register(sub) -> None:
     k.add_argument("--model", help="pose_landmarker .task file (default: the one made by "
                    "`skelstream mediapipe-model`)")
     k.add_argument("--num-poses", type=int, default=4, help="most people per frame")
-    k.add_argument("--speed", type=float, default=1.0, help="video files: 1 = real time; 0 = flat out")
+    k.add_argument("--speed", type=at_least(0), default=1.0, help="video files: 1 = real time (default); 0 = flat out")
     k.add_argument("--sensor", default="mediapipe", help="sensor id")
     k = kinds.add_parser("kinect", parents=[common], help="Kinect v2 (Windows, Kinect SDK 2.0, pykinect2)",
                          description="Kinect v2 bodies through pykinect2 (Windows with the Kinect for "
@@ -194,7 +199,7 @@ def register(sub) -> None:
                    help="seconds of a track's history levelled (made upright) with each window, as a whole "
                    "enrolled walk is (default 4; a track younger than that: its first second)")
     s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
-    s.add_argument("--threshold", type=float, help="override the checkpoint's calibrated thresholds")
+    s.add_argument("--threshold", type=cosine, help="override the checkpoint's calibrated thresholds (a cosine in [-1, 1])")
     s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
     s.add_argument("--no-shape", action="store_true", help="rank people by gait alone (default: gait and body "
                    "shape together, engine/shape.py; the open-set test stays on the gait score)")

@@ -79,3 +79,53 @@ def test_data_cache_extracts_once(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="kgbd.tar.xz: archive not found"):
         extract("kgbd", progress=False)
     assert main(["info", str(root)]) == 0
+
+
+def test_gallery_commands_take_options_anywhere_and_bad_inputs_get_one_line_errors(tmp_path, capsys):
+    """What a new user's review found: options after the names were refused, one walk could be
+    enrolled under two names, a walk of zeros was enrolled, corrupt checkpoints and bad devices
+    ended in tracebacks, and -o names were not what was written."""
+    from engine.datasets import write_npz
+    from engine.sensors.synthetic import walkers
+    from engine.sequence import SkeletonSequence
+    ada, bob = walkers(2, 6.0, seed=3)
+    write_npz(ada, tmp_path / "ada.npz")
+    write_npz(bob, tmp_path / "bob.npz")
+    zeros = SkeletonSequence(np.zeros_like(ada.joints), ada.confidence, ada.timestamps, ada.layout, ada.fps)
+    write_npz(zeros, tmp_path / "zeros.npz")
+    g = str(tmp_path / "g.db")
+
+    def run(*argv):
+        code = main(list(argv))
+        out = capsys.readouterr()
+        assert "Traceback" not in out.err
+        return code, out.out + out.err
+
+    assert run("enroll", str(tmp_path / "ada.npz"), "--name", "Ada", "--gallery", g)[0] == 0
+    code, said = run("enroll", "--name", "Bob", str(tmp_path / "ada.npz"), "--gallery", g)
+    assert code == 2 and "'Ada' has an enrollment of this same recording" in said
+    code, said = run("enroll", "--name", "Zed", str(tmp_path / "zeros.npz"), "--gallery", g)
+    assert code == 2 and "zeros.npz" in said and "usable skeleton" in said
+    assert run("enroll", "--name", "Bob", str(tmp_path / "bob.npz"), "--gallery", g)[0] == 0
+    assert run("gallery", "rename", "Ada", "--gallery", g, "Ava")[0] == 0
+    out = tmp_path / "out.json"
+    assert run("gallery", "export", "--gallery", g, str(out))[0] == 0 and out.stat().st_mode & 0o777 == 0o600
+    code, said = run("gallery", "export", str(out), "--gallery", g)
+    assert code == 2 and "exists" in said
+    code, said = run("gallery", "remove", "--gallery", g, "Ava", "Bob")
+    assert code == 0 and "removed 'Ava'" in said and "removed 'Bob'" in said
+    code, said = run("gallery", "list", "--gallery", g)
+    assert "0 people" in said
+    code, said = run("embed", str(tmp_path / "bob.npz"), "-o", str(tmp_path / "e.txt"))
+    assert code == 2 and "OUT.npz" in said and not (tmp_path / "e.txt").exists()
+    code, said = run("embed", str(tmp_path / "bob.npz"), "--device", "bogus", "-o", str(tmp_path / "e.npz"))
+    assert code == 2 and "--device bogus" in said
+    weights = REPO / "engine" / "models" / "weights"
+    (tmp_path / "cut.json").write_text((weights / "gait_fast.json").read_text())
+    (tmp_path / "cut.safetensors").write_bytes((weights / "gait_fast.safetensors").read_bytes()[:1000])
+    code, said = run("embed", "--checkpoint", str(tmp_path / "cut"), str(tmp_path / "bob.npz"), "-o", str(tmp_path / "e.npz"))
+    assert code == 2 and "cut.safetensors: not a readable checkpoint" in said
+    assert run("embed", str(tmp_path / "bob.npz"), "-o", str(tmp_path / "e.npz"))[0] == 0
+    assert (tmp_path / "e.npz").stat().st_mode & 0o777 == 0o600  # embeddings are biometric data
+    code, said = run("synthetic", "-o", str(tmp_path / "s.npz"))
+    assert code == 2 and "OUT.mcap" in said and not (tmp_path / "s.npz").exists()

@@ -66,6 +66,51 @@ def test_a_failed_enrollment_leaves_no_partial_person_and_bad_files_are_named(tm
         Gallery(tmp_path / "none.db", create=False)
 
 
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path):
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    other.chmod(0o644)
+    before = other.read_bytes()
+    for create in (True, False):
+        with pytest.raises(GalleryError, match="other.db: not a skelstream gallery .*tables t"):
+            Gallery(other, create=create)
+    assert other.read_bytes() == before and other.stat().st_mode & 0o777 == 0o644
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(GalleryError, match="empty file"):
+        Gallery(empty, create=False)  # reading (list, identify) makes no gallery of it
+    assert empty.read_bytes() == b""
+    with pytest.raises(GalleryError, match="a folder"):
+        Gallery(tmp_path)
+    with Gallery(empty) as g:  # enrolling may start a gallery in an empty file
+        g.enroll("Ada", [Enrollment(emb(1), "a")], "ck", "f1")
+    with Gallery(empty, create=False) as g:
+        assert [p.name for p in g.people()] == ["Ada"]
+
+
+def test_one_recording_is_enrolled_once_for_one_person(tmp_path):
+    """The same walk under two names made both people's cross score 1 and the open-set
+    threshold unreachable: nobody was ever named again (a new user's review)."""
+    ada, bob, cy = walkers(3, 3.0, seed=5)
+    with Gallery(tmp_path / "g.db") as g:
+        g.enroll("Ada", [Enrollment(emb(1), "walk1.txt", ada)], "ck", "f1")
+        with pytest.raises(GalleryError, match="walk1_copy.txt: 'Ada' has an enrollment of this same recording"):
+            g.enroll("Bob", [Enrollment(emb(9), "walk1_copy.txt", ada)], "ck", "f1")  # whatever the model says
+        with pytest.raises(GalleryError, match="'Ada' already has"):
+            g.enroll("Ada", [Enrollment(emb(1), "walk1.txt", ada)], "ck", "f1")
+        with pytest.raises(GalleryError, match="b.txt: the same recording as a.txt"):
+            g.enroll("Cy", [Enrollment(emb(3), "a.txt", cy), Enrollment(emb(4), "b.txt", cy)], "ck", "f1")
+        g.enroll("Bob", [Enrollment(emb(1), "walk2.txt", bob)], "ck", "f1")  # another walk, even if a model scores it alike
+        g.enroll("Dee", [Enrollment(emb(5), "e.npz")], "ck", "f1")  # no skeleton kept: the embedding's bytes
+        with pytest.raises(GalleryError, match="'Dee' has"):
+            g.enroll("Eve", [Enrollment(emb(5), "e.npz")], "ck", "f1")
+        g.enroll("Eve", [Enrollment(emb(5), "e.npz")], "ck", "f2")  # another checkpoint's embedding
+        assert [(p.name, p.enrollments) for p in g.people()] == [("Ada", 1), ("Bob", 1), ("Dee", 1), ("Eve", 1)]
+
+
 KILLED = """
 import sys, time
 import numpy as np
@@ -76,7 +121,7 @@ class Slow:
         time.sleep(60)
 g = Gallery(sys.argv[1])
 g.enroll("Bob", [Enrollment(np.ones(4, np.float32), "x")], "ck", "f1")
-g.enroll("Mallory", [Enrollment(np.ones(4, np.float32), "y"), Enrollment(Slow(), "z")], "ck", "f1")
+g.enroll("Mallory", [Enrollment(np.eye(4, dtype=np.float32)[0], "y"), Enrollment(Slow(), "z")], "ck", "f1")
 """
 
 

@@ -65,7 +65,7 @@ def test_no_tracked_body_gives_an_empty_frame():
 
 
 def test_other_platforms_get_a_clear_message():
-    with pytest.raises(RuntimeError, match="needs Windows with the Kinect for Windows SDK 2.0"):
+    with pytest.raises(OSError, match="needs Windows with the Kinect for Windows SDK 2.0"):
         load_pykinect2("linux")
 
 

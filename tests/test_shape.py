@@ -177,9 +177,9 @@ def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
     path = tmp_path / "g.db"
     with Gallery(path) as g:
         g.enroll("A", [Enrollment(np.ones(4, np.float32), "a", seq)], "ck", "f1")  # from the skeleton
-        g.enroll("B", [Enrollment(np.ones(4, np.float32), "b", shape=Shapes.one(np.full(len(FEATURES), 0.3), "kard"))],
+        g.enroll("B", [Enrollment(np.arange(4, dtype=np.float32), "b", shape=Shapes.one(np.full(len(FEATURES), 0.3), "kard"))],
                  "ck", "f1")
-        g.enroll("C", [Enrollment(np.ones(4, np.float32), "c")], "ck", "f1")  # neither: no shape
+        g.enroll("C", [Enrollment(-np.ones(4, np.float32), "c")], "ck", "f1")  # neither: no shape
         stored = g.shapes("f1")
         assert g.embeddings("f1")[0] == ["A", "B", "C"]
     shapes = stored.values
@@ -201,7 +201,7 @@ def test_the_gallery_stores_shapes_and_migrates_version_1(tmp_path):
     assert np.isnan(migrated.values[1:]).all() and list(migrated.family) == ["kinect_v2", "", ""]
     # a version-2 file (descriptors of another definition): those of stored skeletons made again
     with Gallery(path) as g:
-        g.enroll("D", [Enrollment(np.ones(4, np.float32), "d", shape=Shapes.one(np.full(len(FEATURES), 0.3), "kard"))],
+        g.enroll("D", [Enrollment(np.full(4, 2.0, np.float32), "d", shape=Shapes.one(np.full(len(FEATURES), 0.3), "kard"))],
                  "ck", "f1")
         g.db.execute("UPDATE enrollments SET shape=? WHERE source='a'", (np.full(len(FEATURES), 9, "<f4").tobytes(),))
         g.db.execute("UPDATE meta SET value='2' WHERE key='schema'")

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from engine.argtypes import at_least
 from engine.embed import project, unit
 
 
@@ -125,7 +126,7 @@ def main(args) -> None:
     try:
         datasets = dataset_names(args.dataset)
     except ValueError as exc:
-        raise SystemExit(f"--dataset: {exc}") from None
+        raise ValueError(f"--dataset {args.dataset}: {exc}") from None
     encoder, meta = load_action(args.checkpoint, device=args.device)
     train_x, train_n, test_x, test_n = [], [], [], []
     for d in datasets:
@@ -184,7 +185,7 @@ def register(sub) -> None:
                    help="all clips (for use) or the protocols' training splits (reports test accuracy)")
     p.add_argument("--windows", default="live", choices=["live", "clip"],
                    help="live: 1 s windows as the engine encodes (default); clip: whole clips resampled")
-    p.add_argument("--hop", type=float, default=0.5, help="live: seconds between a clip's windows (default 0.5)")
+    p.add_argument("--hop", type=at_least(0.05), default=0.5, help="live: seconds between a clip's windows (default 0.5)")
     p.add_argument("--per-action", type=int, default=0, metavar="K",
                    help="K k-means centres per action instead of every clip (default 0: every clip)")
     p.add_argument("--dims", type=int, default=512, metavar="D",

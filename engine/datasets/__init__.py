@@ -49,6 +49,9 @@ def read_file(path: str | Path) -> list[SkeletonSequence]:
     from engine.recording import Recording
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder; give the skeleton files in it (`skelstream info` lists a "
+                                "dataset folder's)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     fmt = file_format(path)

@@ -36,13 +36,13 @@ _STATSTG = re.compile(r"assert\s+sizeof\(tagSTATSTG\)\s*==\s*72\s*,\s*sizeof\(ta
 def load_pykinect2(platform: str = sys.platform):
     """``(PyKinectV2, PyKinectRuntime)`` modules of pykinect2, made to run on Python 3 64-bit."""
     if platform != "win32":
-        raise RuntimeError(f"the Kinect v2 adapter needs Windows with the Kinect for Windows SDK 2.0 "
+        raise OSError(f"the Kinect v2 adapter needs Windows with the Kinect for Windows SDK 2.0 "
                            f"(Kinect20.dll) and `pip install pykinect2 comtypes`; this is {platform}. "
                            "Record on the Windows machine (skelstream sensor kinect + skelstream record) "
                            "and replay here, or publish from there (--endpoint, --curve-secret).")
     spec = importlib.util.find_spec("pykinect2")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("pykinect2 is not installed: pip install pykinect2 comtypes")
+        raise OSError("pykinect2 is not installed: pip install pykinect2 comtypes")
     if not hasattr(time, "clock"):
         time.clock = time.perf_counter
     if "object" not in np.__dict__:
