@@ -15,7 +15,9 @@ score to one person lies in those units (the upper tail of ``(impostor - mean) /
 query length), and the threshold is ``mean + spread * z`` with z the tail quantile that keeps
 the false-accept rate for a gallery of P people. The mean is always the gallery's (a new sensor
 shifts it); while the gallery has few pairs of people, the spread is shrunk towards the training
-data's (`PRIOR_PAIRS` pseudo pairs); with one person enrolled both are the training data's
+data's (`PRIOR_PAIRS` pseudo pairs, on the pairs' n - 1 degrees of freedom), and widened by
+sqrt(1 + 1/n) because the mean itself is estimated from n pairs (`Cohort.predictive_std`: with
+two people, one pair, the mean is one score); with one person enrolled both are the training data's
 (``Cohort.source``: "training", shown by the engine and the app). A checkpoint without this calibration uses its raw threshold
 (`threshold_of`), and ``--threshold`` overrides both.
 """
@@ -124,6 +126,13 @@ class Cohort:
     pairs: int
     source: str
 
+    @property
+    def predictive_std(self) -> float:
+        """The spread of a stranger's score about ``mean`` when the mean itself is estimated from
+        ``pairs`` scores: std * sqrt(1 + 1 / pairs) (a prediction interval's; the training data's
+        statistics, with no pair, are taken as known)."""
+        return self.std * (np.sqrt(1 + 1 / self.pairs) if self.pairs else 1.0)
+
     def to_dict(self) -> dict:
         return {"mean": round(self.mean, 4), "std": round(self.std, 4), "pairs": self.pairs, "source": self.source}
 
@@ -152,7 +161,8 @@ def gallery_cohort(names: list[str], embeddings: np.ndarray, prior: dict | None 
         return Cohort(float(c.mean()), float(max(c.std(), 1e-6)), n, "gallery") if n >= 2 else None
     k = prior_pairs
     mean = float(c.mean()) if n else prior["mean"]  # a new sensor shifts the mean: never borrow it
-    var = ((((c - mean) ** 2).sum() if n else 0.0) + k * prior["std"] ** 2) / (n + k)
+    # the n pairs give n - 1 degrees of freedom about their own mean (one pair says nothing of a spread)
+    var = ((((c - mean) ** 2).sum() if n else 0.0) + k * prior["std"] ** 2) / (max(n - 1, 0) + k)
     source = "training" if n == 0 else "gallery+training" if n < 4 * k else "gallery"
     return Cohort(float(mean), float(max(np.sqrt(var), 1e-6)), n, source)
 
@@ -180,4 +190,4 @@ def open_set_threshold(meta: dict, seconds: float | None, people: int, cohort: C
         zq = float(np.interp(np.log(p), logp, z))
     else:  # beyond the stored tail (huge galleries): extend it as a normal tail would
         zq = float(z[0] + NormalDist().inv_cdf(1 - p) - NormalDist().inv_cdf(1 - tail["p"][-1]))
-    return cohort.mean + cohort.std * zq
+    return cohort.mean + cohort.predictive_std * zq

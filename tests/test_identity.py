@@ -40,7 +40,7 @@ def test_the_threshold_follows_the_gallery_when_every_score_shifts():
         names, emb, person = _gallery(10, alike)
         cohort = cohort_of(META, names, emb)
         assert cohort.source == "gallery" and abs(cohort.mean - alike) < 1e-9  # never the prior's mean
-        assert abs(cohort.std - np.sqrt(0.1 ** 2 / 46)) < 1e-9  # the spread leans on the prior's
+        assert abs(cohort.std - np.sqrt(0.1 ** 2 / 45)) < 1e-9  # the spread leans on the prior's (45 pairs: 44 dof + 1)
         thr = open_set_threshold(META, 3.0, 10, cohort)
         stranger = person(20)  # the same "alike" to everybody: a stranger of that place
         genuine = 0.5 * person(3) + 0.5 * stranger / np.linalg.norm(stranger)
@@ -59,7 +59,8 @@ def test_small_galleries_lean_on_the_training_data_and_the_threshold_grows_with_
     one = cohort_of(META, names[:1], emb[:1])
     assert one.source == "training" and one.pairs == 0 and np.allclose((one.mean, one.std), (0.2, 0.1))
     few = cohort_of(META, names[:3], emb[:3])
-    assert few.source == "gallery+training" and abs(few.mean - 0.85) < 1e-9 and abs(few.std - 0.1 * np.sqrt(1 / 4)) < 1e-9
+    assert few.source == "gallery+training" and abs(few.mean - 0.85) < 1e-9 and abs(few.std - 0.1 * np.sqrt(1 / 3)) < 1e-9
+    assert abs(few.predictive_std - few.std * np.sqrt(4 / 3)) < 1e-12  # the mean of 3 pairs is itself uncertain
     many = cohort_of(META, names, emb)
     assert many.source == "gallery" and many.std < few.std
     # z for 1 person at FAR 5 %: between the stored 1.0 (p 0.1) and 2.0 (p 0.01)
@@ -77,3 +78,22 @@ def test_gallery_cohort_without_prior_needs_two_pairs():
     assert gallery_cohort(names, emb) is None
     names, emb, _ = _gallery(3, 0.5)
     assert abs(gallery_cohort(names, emb).mean - 0.5) < 1e-9
+
+
+def test_two_people_one_pair_keep_the_training_spread_and_widen_it_for_the_one_score_mean():
+    """Two people give one cross-person score: it says nothing of a spread (no degree of freedom),
+    so the spread is the training data's, and the mean, one score, is uncertain by as much again.
+    Before, the one pair shrank the spread to 1/sqrt(2) of the prior's and a gallery of two
+    dissimilar people named about half the strangers (a new user's review)."""
+    names, emb, person = _gallery(2, 0.3)
+    two = cohort_of(META, names, emb)
+    assert two.pairs == 1 and abs(two.mean - 0.3) < 1e-9 and abs(two.std - 0.1) < 1e-9
+    assert abs(two.predictive_std - 0.1 * np.sqrt(2)) < 1e-12
+    one = cohort_of(META, names[:1], emb[:1])
+    assert one.predictive_std == one.std == 0.1  # the training data's statistics are taken as known
+    thr = open_set_threshold(META, 2.0, 2, two)
+    z = (thr - 0.3) / (0.1 * np.sqrt(2))
+    assert 1.0 < z < 2.0  # 2 people at FAR 5 %: p 0.025, between the stored tail's 0.1 and 0.01
+    before = 0.3 + 0.1 * np.sqrt(1 / 2) * z  # the old spread: the prior over n + 1 = 2, no widening
+    stranger_score = 0.5
+    assert before < stranger_score < thr  # named before, unknown now
