@@ -41,8 +41,8 @@ import numpy as np
 import torch
 import zmq
 
-from engine.bus import DEFAULT_FRAMES, Subscriber, check_endpoint, stop_signals
-from engine.checkpoint import DEFAULT_GAIT, action_fingerprint, load_prototypes, prototypes_for, read_meta
+from engine.bus import DEFAULT_FRAMES, Subscriber, check_address, check_endpoint, stop_signals
+from engine.checkpoint import DEFAULT_GAIT, action_fingerprint, check_device, load_prototypes, prototypes_for, read_meta
 from engine.embed import ActionLabels, unit, window_features
 from engine.gallery import Enrollment, Gallery, GalleryError
 from engine.identity import UNKNOWN, cohort_of, identify, open_set_threshold
@@ -114,7 +114,11 @@ class Engine:
     def __init__(self, cfg: EngineConfig, context: zmq.Context | None = None):
         self.cfg = cfg
         dev = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else ("cpu" if cfg.device == "auto" else cfg.device)
-        self.device = torch.device(dev)
+        self.device = check_device(dev)
+        for endpoint in cfg.frames:  # before any file is opened
+            check_address(endpoint)
+        check_endpoint(cfg.results, False)
+        check_endpoint(cfg.control, False)
         # what can be checked without the encoders first: a missing threshold or prototype file is
         # said before any ONNX export
         if cfg.threshold is None and "threshold" not in (read_meta(cfg.checkpoint or DEFAULT_GAIT).get("identity") or {}):
@@ -156,16 +160,18 @@ class Engine:
         self.gallery = Gallery(cfg.gallery)
         self._reload_gallery()
         ctx = context or zmq.Context.instance()
-        check_endpoint(cfg.results, False)
-        check_endpoint(cfg.control, False)
         self.sub = Subscriber(cfg.frames, context=ctx)
         self.pub = ctx.socket(zmq.PUB)
         self.pub.setsockopt(zmq.SNDHWM, 1000)
         self.pub.setsockopt(zmq.LINGER, 0)
-        self.pub.bind(cfg.results)
         self.rep = ctx.socket(zmq.REP)
         self.rep.setsockopt(zmq.LINGER, 0)
-        self.rep.bind(cfg.control)
+        for sock, endpoint in ((self.pub, cfg.results), (self.rep, cfg.control)):
+            try:
+                sock.bind(endpoint)
+            except zmq.ZMQError as exc:
+                self.close()
+                raise OSError(f"cannot bind {endpoint}: {exc}") from None
         history = max(4.0, cfg.context + 1.0, float(self.action_meta["input"]["seconds"]) + 1.0 if cfg.action else 0.0)
         self.windows = TrackWindows(history=history, timeout=cfg.timeout)
         self.tracks: dict[Key, _Track] = {}

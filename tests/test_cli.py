@@ -129,3 +129,5 @@ def test_gallery_commands_take_options_anywhere_and_bad_inputs_get_one_line_erro
     assert (tmp_path / "e.npz").stat().st_mode & 0o777 == 0o600  # embeddings are biometric data
     code, said = run("synthetic", "-o", str(tmp_path / "s.npz"))
     assert code == 2 and "OUT.mcap" in said and not (tmp_path / "s.npz").exists()
+    code, said = run("engine", "--frames", "bogus", "--gallery", str(tmp_path / "e" / "x.db"))
+    assert code == 2 and "endpoint 'bogus'" in said and not (tmp_path / "e").exists()  # nothing made
