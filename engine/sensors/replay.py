@@ -125,9 +125,14 @@ def replay_timeline(paths: list[str | Path], bodies: bool = False, start: float 
     """``(clock, frame)`` of all ``paths`` merged in clock order (see the module docstring;
     ``spread_bodies=False`` keeps separate files' bodies where they were recorded)."""
     paths = [Path(p) for p in paths]
-    for p in paths:
+    for p in paths:  # said at once, before anything is announced or published
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
+    return _timeline(paths, bodies, start, end, loop, spread_bodies)
+
+
+def _timeline(paths: list[Path], bodies: bool, start: float | None, end: float | None, loop: bool,
+              spread_bodies: bool) -> Timeline:
     offset = 0.0
     for _ in itertools.count() if loop else range(1):
         last = None
@@ -137,7 +142,8 @@ def replay_timeline(paths: list[str | Path], bodies: bool = False, start: float 
             last = (clock + offset, frame)
             yield last
         if last is None:
-            raise ValueError(f"{', '.join(map(str, paths))}: no frames between {start} and {end} s")
+            raise ValueError(f"{', '.join(map(str, paths))}: no frames between {start or 0:g} s and "
+                             + ("the end" if end is None else f"{end:g} s"))
         offset = last[0] + 1.0 / last[1].fps
 
 
