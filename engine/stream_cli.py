@@ -128,9 +128,9 @@ def register(sub) -> None:
     k = kinds.add_parser("synthetic", parents=[common], help="synthetic walkers (load tests, demos)",
                          description="N distinct synthetic people walking paths in a room, with "
                          "Kinect-like noise and dropouts, deterministic from --seed.")
-    k.add_argument("--walkers", type=int, default=3)
-    k.add_argument("--seed", type=int, default=0)
-    k.add_argument("--fps", type=float, default=30.0)
+    k.add_argument("--walkers", type=at_least(1, int), default=3, help="how many people (default 3)")
+    k.add_argument("--seed", type=int, default=0, help="the same seed, the same people (default 0)")
+    k.add_argument("--fps", type=at_least(1), default=30.0, help="frame rate (default 30)")
     k.add_argument("--seconds", type=float, help="stop after this long (default: never)")
     k.add_argument("--speed", type=at_least(0), default=1.0, help="1 = real time (default); 0 = flat out")
     k.add_argument("--sensor", default="synthetic", help="sensor id")
@@ -157,7 +157,8 @@ def register(sub) -> None:
                        "recording. Ctrl-C, --duration or --idle stop it; the file is always left "
                        "valid and holds every frame received.")
     s.add_argument("output", metavar="OUT.mcap")
-    s.add_argument("--endpoint", nargs="+", default=[DEFAULT_FRAMES], help="publishers to subscribe to")
+    s.add_argument("--endpoint", nargs="+", default=[DEFAULT_FRAMES],
+                   help=f"publishers to subscribe to (default {DEFAULT_FRAMES})")
     s.add_argument("--sensors", nargs="+", help="only these sensor ids (default all)")
     s.add_argument("--server-key", help="the publisher's CURVE public key file, if it uses CURVE")
     s.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -167,7 +168,7 @@ def register(sub) -> None:
     s = sub.add_parser("keys", help="make a CURVE key pair for publishing beyond loopback",
                        description="Write NAME.key (public) and NAME.key_secret (mode 0600) to FOLDER.")
     s.add_argument("folder")
-    s.add_argument("--name", default="server")
+    s.add_argument("--name", default="server", help="file name of the pair: NAME.key, NAME.key_secret (default server)")
     s.set_defaults(func=cmd_keys)
 
     from engine.server import DEFAULT_CONTROL, DEFAULT_RESULTS
@@ -175,8 +176,9 @@ def register(sub) -> None:
                        description="Subscribe to sensors, keep a window per tracked body, encode all new "
                        "windows in one batch every hop, match each track against the gallery (open set), "
                        "publish frames, results and status on --results, take JSON commands on --control "
-                       "(status, list, rename, remove, threshold, enroll). Ctrl-C stops.")
-    s.add_argument("--frames", nargs="+", default=[DEFAULT_FRAMES], help="sensor endpoints to subscribe to")
+                       "(status, list, rename, remove, export, threshold, enroll). Ctrl-C stops.")
+    s.add_argument("--frames", nargs="+", default=[DEFAULT_FRAMES],
+                   help=f"sensor endpoints to subscribe to (default {DEFAULT_FRAMES})")
     s.add_argument("--results", default=DEFAULT_RESULTS, help=f"PUB endpoint (default {DEFAULT_RESULTS})")
     s.add_argument("--control", default=DEFAULT_CONTROL, help=f"REP endpoint (default {DEFAULT_CONTROL})")
     s.add_argument("--gallery", help="gallery file (default as for skelstream enroll)")
@@ -198,7 +200,8 @@ def register(sub) -> None:
     s.add_argument("--context", type=float, default=4.0,
                    help="seconds of a track's history levelled (made upright) with each window, as a whole "
                    "enrolled walk is (default 4; a track younger than that: its first second)")
-    s.add_argument("--evidence", type=int, default=3, help="hops that must agree to change a decision")
+    s.add_argument("--evidence", type=at_least(1, int), default=3,
+                   help="hops that must agree to change a decision (default 3)")
     s.add_argument("--threshold", type=cosine, help="override the checkpoint's calibrated thresholds (a cosine in [-1, 1])")
     s.add_argument("--no-action", action="store_true", help="no action labels (gait identities only)")
     s.add_argument("--no-shape", action="store_true", help="rank people by gait alone (default: gait and body "
