@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 DEFAULT_GAIT = Path(__file__).resolve().parent / "models" / "weights" / "gait_sge_la"
@@ -98,7 +99,7 @@ def load_weights(base: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
     check_device(device)
     try:
         return load_file(str(path), device=device)
-    except Exception as exc:  # safetensors' own error type: truncated, garbage, too large a header
+    except SafetensorError as exc:  # truncated, garbage, too large a header
         raise ValueError(f"{path}: not a readable checkpoint ({exc})") from None
 
 
@@ -194,25 +195,23 @@ def load_prototypes(path: str | Path, fingerprint: str | None = None):
     prototypes`): row i is an example of action ``names[labels[i]]``. With ``fingerprint``, the
     file must have been built with those weights. ``metadata["basis"] [D, d]`` projects an
     embedding onto the stored prototypes' d directions (`engine.embed.ActionLabels`), or None."""
-    import json
-
-    from safetensors import safe_open
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: prototype file not found (make one with `skelstream prototypes`)")
     try:
         with safe_open(str(path), framework="np") as fh:
-            info = fh.metadata() or {}
-            if not {"prototypes", "labels"} <= set(fh.keys()) or "names" not in info:
-                raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
-            protos = fh.get_tensor("prototypes").astype("float32")
-            labels = fh.get_tensor("labels").astype("int64")
-            basis = fh.get_tensor("basis").astype("float32") if "basis" in fh.keys() else None
-        names = json.loads(info["names"])
-    except ValueError:
-        raise
-    except Exception as exc:  # safetensors' own error type: not a safetensors file at all
+            info, keys = fh.metadata() or {}, set(fh.keys())
+            tensors = {k: fh.get_tensor(k) for k in ("prototypes", "labels", "basis") if k in keys}
+    except SafetensorError as exc:  # not a safetensors file at all
         raise ValueError(f"{path}: not a prototype file ({exc})") from None
+    if not {"prototypes", "labels"} <= keys or "names" not in info:
+        raise ValueError(f"{path}: not a prototype file (needs 'prototypes' and 'labels' tensors and 'names' metadata)")
+    protos, labels = tensors["prototypes"].astype("float32"), tensors["labels"].astype("int64")
+    basis = tensors["basis"].astype("float32") if "basis" in tensors else None
+    try:
+        names = json.loads(info["names"])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: its 'names' metadata is not JSON ({exc})") from None
     if protos.ndim != 2 or labels.shape != (len(protos),) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(names):
         raise ValueError(f"{path}: prototypes {tuple(protos.shape)} with labels {tuple(labels.shape)} "
                          f"do not fit {len(names)} action names")

@@ -147,9 +147,6 @@ def cmd_synthetic(args) -> None:
     from engine.sensors.synthetic import walkers
     if Path(args.output).suffix != ".mcap":
         raise ValueError(f"{args.output}: a recording is written as MCAP; name it OUT.mcap")
-    for name, value, least in (("walkers", args.walkers, 1), ("seconds", args.seconds, 0.5), ("fps", args.fps, 1)):
-        if not value >= least:
-            raise ValueError(f"--{name} {value:g}: must be at least {least:g}")
     seqs = walkers(args.walkers, args.seconds, args.fps, args.seed)
     for s in seqs:
         s.meta["source"] = f"skelstream synthetic --walkers {args.walkers} --seed {args.seed}"
@@ -238,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a recording of N distinct synthetic people walking "
                        "back and forth in front of a Kinect, deterministic from --seed.")
     s.add_argument("-o", "--output", required=True, metavar="OUT.mcap")
-    s.add_argument("--walkers", type=int, default=2, help="how many people (default 2)")
-    s.add_argument("--seconds", type=float, default=20.0, help="length (default 20)")
-    s.add_argument("--fps", type=float, default=30.0, help="frame rate (default 30)")
+    s.add_argument("--walkers", type=at_least(1, int), default=2, help="how many people (default 2)")
+    s.add_argument("--seconds", type=at_least(0.5), default=20.0, help="length (default 20)")
+    s.add_argument("--fps", type=at_least(1), default=30.0, help="frame rate (default 30)")
     s.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same people (default 0)")
     s.set_defaults(func=cmd_synthetic)
 

@@ -164,14 +164,14 @@ class Gallery:
         if not items:
             raise GalleryError(f"nothing to enroll for {name!r}")
         now = time.time()
+        canonical = [it.skeleton.canonical() if it.skeleton is not None else None for it in items]
         with _transaction(self.db):
-            self._refuse_copies(name, items, fingerprint)
+            self._refuse_copies(name, items, canonical, fingerprint)
             row = self.db.execute("SELECT id FROM people WHERE name=?", (name,)).fetchone()
             pid = row[0] if row else self.db.execute("INSERT INTO people (name, created) VALUES (?, ?)",
                                                      (name, now)).lastrowid
-            for it in items:
+            for it, sk in zip(items, canonical):
                 emb = np.ascontiguousarray(it.embedding, "<f4").ravel()
-                sk = it.skeleton.canonical() if it.skeleton is not None else None
                 shape, fam = _shape_row(it.skeleton, it.shape)
                 self.db.execute(
                     "INSERT INTO enrollments (person, checkpoint, fingerprint, embedding, dim, source, created, "
@@ -184,32 +184,27 @@ class Gallery:
                      shape, fam))
         return len(items)
 
-    def _refuse_copies(self, name: str, items: list[Enrollment], fingerprint: str) -> None:
+    def _refuse_copies(self, name: str, items: list[Enrollment], canonical: list, fingerprint: str) -> None:
         """Refuse a recording that is already enrolled (one file enrolled twice, or under two names:
         two people the model cannot tell apart make every open-set threshold unreachable). The
-        same recording is the same stored skeleton, compared byte for byte by SQLite; without a
-        skeleton, the same embedding bytes from the same checkpoint."""
-        seen: list[tuple[str, np.ndarray]] = []
-        for it in items:
-            sk = it.skeleton.canonical() if it.skeleton is not None else None
+        same recording is the same stored skeleton (``canonical``: each item's, or None), compared
+        byte for byte by SQLite; without a skeleton, the same embedding bytes from the same checkpoint."""
+        seen: dict[bytes, str] = {}  # this batch's skeletons
+        for it, sk in zip(items, canonical):
             if sk is not None:
-                joints = np.ascontiguousarray(sk.joints, "<f4")
-                row = self.db.execute("SELECT p.name FROM enrollments e JOIN people p ON p.id = e.person "
-                                      "WHERE e.frames=? AND e.joints=?", (len(sk), joints.tobytes())).fetchone()
+                joints = np.ascontiguousarray(sk.joints, "<f4").tobytes()
+                if joints in seen:
+                    raise GalleryError(f"{it.source}: the same recording as {seen[joints]}; enroll it once")
+                seen[joints] = it.source
+                where, args = "e.frames=? AND e.joints=?", (len(sk), joints)
             else:
-                joints = None
-                row = self.db.execute("SELECT p.name FROM enrollments e JOIN people p ON p.id = e.person "
-                                      "WHERE e.fingerprint=? AND e.embedding=?",
-                                      (fingerprint, np.ascontiguousarray(it.embedding, "<f4").ravel().tobytes())).fetchone()
+                where, args = "e.fingerprint=? AND e.embedding=?", (fingerprint, np.ascontiguousarray(it.embedding, "<f4").ravel().tobytes())
+            row = self.db.execute(f"SELECT p.name FROM enrollments e JOIN people p ON p.id = e.person WHERE {where}",
+                                  args).fetchone()
             if row is not None:
                 whose = f"{name!r} already has" if row[0] == name else f"{row[0]!r} has"
                 raise GalleryError(f"{it.source}: {whose} an enrollment of this same recording; one recording "
                                    "is enrolled once, for one person")
-            for source, other in seen:
-                if joints is not None and other.shape == joints.shape and np.array_equal(other, joints):
-                    raise GalleryError(f"{it.source}: the same recording as {source}; enroll it once")
-            if joints is not None:
-                seen.append((it.source, joints))
 
     def people(self) -> list[Person]:
         rows = self.db.execute(
